@@ -1,0 +1,213 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/icsrange/icsrange/engine/token"
+	plantsim "github.com/icsrange/icsrange/plant-sim"
+)
+
+// paramFlag collects repeated --param name=value flags.
+type paramFlag plantsim.Params
+
+func (p paramFlag) String() string { return "" }
+func (p paramFlag) Set(s string) error {
+	k, v, ok := strings.Cut(s, "=")
+	if !ok {
+		return fmt.Errorf("want name=value, got %q", s)
+	}
+	f, err := strconv.ParseFloat(v, 64)
+	if err != nil {
+		return fmt.Errorf("param %s: %w", k, err)
+	}
+	p[k] = f
+	return nil
+}
+
+func (m *Main) runPLC(ctx context.Context, args []string) error {
+	fs := m.newFlags("plc", "--model M [--listen ADDR] [--mgmt ADDR] [flags]")
+	model := fs.String("model", "", "process model: "+strings.Join(plantsim.ModelNames(), ", "))
+	id := fs.String("id", "", "PLC name (device identification and logs); default the model name")
+	listen := fs.String("listen", "127.0.0.1:5020", "Modbus/TCP listen address")
+	mgmt := fs.String("mgmt", "127.0.0.1:9020", "management API listen address (keep it off trainee networks)")
+	unit := fs.Uint("unit-id", 1, "Modbus unit id (0 and 255 are always answered too)")
+	scan := fs.Duration("scan", plantsim.DefaultScan, "logic scan period (20ms..500ms)")
+	seed := fs.Uint64("seed", 1, "noise seed; the same seed gives the same run")
+	noise := fs.Float64("noise", 1, "sensor noise multiplier (0 = none)")
+	tokenFile := fs.String("token-file", "", "file holding the management API bearer token (default: a new token, printed)")
+	maxClients := fs.Int("max-clients", plantsim.DefaultMaxClients, "concurrent Modbus connections")
+	idle := fs.Duration("idle-timeout", 60*time.Second, "close Modbus connections idle this long")
+	tlsListen := fs.String("tls-listen", "", "also serve Modbus/TCP Security (TLS, roles from client certificates) here, e.g. 127.0.0.1:802")
+	tlsCert := fs.String("tls-cert", "", "server certificate (PEM) for --tls-listen")
+	tlsKey := fs.String("tls-key", "", "server key (PEM) for --tls-listen")
+	tlsCA := fs.String("tls-ca", "", "CA (PEM) that signs client certificates for --tls-listen")
+	printMap := fs.Bool("print-map", false, "print the model's register map and exit")
+	mapFormat := fs.String("map-format", "text", "register map format: text or json")
+	params := paramFlag{}
+	fs.Var(params, "param", "model parameter name=value (repeatable)")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return usageErr("unexpected argument %q", fs.Arg(0))
+	}
+	if *model == "" {
+		return usageErr("--model is required (one of %s)", strings.Join(plantsim.ModelNames(), ", "))
+	}
+	def, ok := plantsim.LookupModel(*model)
+	if !ok {
+		return usageErr("unknown model %q (have %s)", *model, strings.Join(plantsim.ModelNames(), ", "))
+	}
+	if *printMap {
+		switch *mapFormat {
+		case "text":
+			return def.PrintMap(m.Stdout)
+		case "json":
+			enc := json.NewEncoder(m.Stdout)
+			enc.SetIndent("", "  ")
+			return enc.Encode(map[string]any{"model": def.Name, "registers": def.Map()})
+		}
+		return usageErr("--map-format must be text or json")
+	}
+	if *unit > 247 && *unit != 255 {
+		return usageErr("--unit-id %d is outside 1..247", *unit)
+	}
+	plc, err := plantsim.New(plantsim.Config{ID: *id, Model: *model, Params: plantsim.Params(params),
+		Seed: *seed, Noise: *noise, Scan: *scan, UnitID: byte(*unit)})
+	if err != nil {
+		return err
+	}
+
+	tok, err := loadOrMakeToken(*tokenFile)
+	if err != nil {
+		return err
+	}
+	srvCfg := plantsim.ServerConfig{MaxClients: *maxClients, IdleTimeout: *idle}
+	plain := plantsim.NewServer(plc, srvCfg)
+	mbLn, err := net.Listen("tcp", *listen)
+	if err != nil {
+		return fmt.Errorf("listen modbus: %w", err)
+	}
+	var secure *plantsim.Server
+	var tlsLn net.Listener
+	if *tlsListen != "" {
+		cfg, err := serverTLS(*tlsCert, *tlsKey, *tlsCA)
+		if err != nil {
+			mbLn.Close()
+			return err
+		}
+		c := srvCfg
+		c.TLS = cfg
+		secure = plantsim.NewServer(plc, c)
+		if tlsLn, err = net.Listen("tcp", *tlsListen); err != nil {
+			mbLn.Close()
+			return fmt.Errorf("listen modbus/tls: %w", err)
+		}
+	}
+	mgLn, err := net.Listen("tcp", *mgmt)
+	if err != nil {
+		mbLn.Close()
+		if tlsLn != nil {
+			tlsLn.Close()
+		}
+		return fmt.Errorf("listen mgmt: %w", err)
+	}
+	hs := &http.Server{Handler: plantsim.MgmtHandler(plc, token.HashOf(tok)), ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout: 10 * time.Second, WriteTimeout: 10 * time.Second, MaxHeaderBytes: 16 << 10}
+
+	fmt.Fprintf(m.Stdout, "plc %s (%s) modbus=%s unit=%d mgmt=%s scan=%v\n", plc.ID(), def.Name, mbLn.Addr(), plc.UnitID(), mgLn.Addr(), *scan)
+	if tlsLn != nil {
+		fmt.Fprintf(m.Stdout, "modbus/tls=%s\n", tlsLn.Addr())
+	}
+	if *tokenFile == "" {
+		fmt.Fprintf(m.Stdout, "management token: %s\n", tok)
+	}
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	errc := make(chan error, 3)
+	wg.Go(func() { plantsim.RunRealtime(ctx, *scan, plc) })
+	wg.Go(func() {
+		if err := plain.Serve(mbLn); !errors.Is(err, plantsim.ErrServerClosed) {
+			errc <- fmt.Errorf("modbus: %w", err)
+		}
+	})
+	if secure != nil {
+		wg.Go(func() {
+			if err := secure.Serve(tlsLn); !errors.Is(err, plantsim.ErrServerClosed) {
+				errc <- fmt.Errorf("modbus/tls: %w", err)
+			}
+		})
+	}
+	wg.Go(func() {
+		if err := hs.Serve(mgLn); !errors.Is(err, http.ErrServerClosed) {
+			errc <- fmt.Errorf("mgmt: %w", err)
+		}
+	})
+	var runErr error
+	select {
+	case <-ctx.Done():
+	case runErr = <-errc:
+	}
+	cancel()
+	plain.Close()
+	if secure != nil {
+		secure.Close()
+	}
+	sctx, scancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer scancel()
+	hs.Shutdown(sctx)
+	wg.Wait()
+	if runErr == nil {
+		fmt.Fprintf(m.Stdout, "plc %s stopped\n", plc.ID())
+	}
+	return runErr
+}
+
+func loadOrMakeToken(path string) (string, error) {
+	if path == "" {
+		return token.New(), nil
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", fmt.Errorf("read token file: %w", err)
+	}
+	t := strings.TrimSpace(string(b))
+	if len(t) < 16 {
+		return "", fmt.Errorf("token in %s is shorter than 16 characters", path)
+	}
+	return t, nil
+}
+
+func serverTLS(certFile, keyFile, caFile string) (*tls.Config, error) {
+	if certFile == "" || keyFile == "" || caFile == "" {
+		return nil, errors.New("--tls-listen needs --tls-cert, --tls-key and --tls-ca")
+	}
+	cert, err := tls.LoadX509KeyPair(certFile, keyFile)
+	if err != nil {
+		return nil, fmt.Errorf("load tls key pair: %w", err)
+	}
+	pem, err := os.ReadFile(caFile)
+	if err != nil {
+		return nil, fmt.Errorf("read tls ca: %w", err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("no certificates in %s", caFile)
+	}
+	return &tls.Config{Certificates: []tls.Certificate{cert}, ClientCAs: pool,
+		ClientAuth: tls.RequireAndVerifyClientCert, MinVersion: tls.VersionTLS12}, nil
+}

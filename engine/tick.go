@@ -1,0 +1,368 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"time"
+
+	"github.com/expr-lang/expr/vm"
+
+	"github.com/icsrange/icsrange/engine/backend"
+	"github.com/icsrange/icsrange/engine/scenario"
+	plantsim "github.com/icsrange/icsrange/plant-sim"
+)
+
+// teamRT is a team's runtime scratch: its rule env, value buffers and the
+// timers of for: rules. Everything here is derived; the state is the log.
+type teamRT struct {
+	name   string
+	env    *scenario.Env
+	vm     vm.VM
+	vals   []plantsim.Values
+	since  map[string]time.Duration // objective → when its when-rule started holding
+	alarms []alarmTag
+}
+
+type alarmTag struct {
+	plc, tag int
+	key      string
+	class    string
+	incident bool
+}
+
+func (x *Exercise) initRuntime(teams []string) {
+	x.rt = map[string]*teamRT{}
+	l := x.sc.Layout
+	var alarms []alarmTag
+	for pi, m := range l.Model {
+		incident := map[string]bool{}
+		for _, n := range m.Incidents {
+			incident[n] = true
+		}
+		for ti, t := range m.Tags {
+			if t.Class == plantsim.ClassAlarm || t.Class == plantsim.ClassTrip {
+				alarms = append(alarms, alarmTag{plc: pi, tag: ti, key: l.PLCs[pi] + "." + t.Name, class: t.Class.String(), incident: incident[t.Name]})
+			}
+		}
+	}
+	for _, name := range teams {
+		rt := &teamRT{name: name, env: l.NewEnv(), vals: make([]plantsim.Values, len(l.PLCs)),
+			since: map[string]time.Duration{}, alarms: alarms}
+		x.bindEnv(rt)
+		x.rt[name] = rt
+	}
+}
+
+// bindEnv ties a team's rule helpers to its state. The closures read the
+// state through the exercise, so a replayed state is seen as well.
+func (x *Exercise) bindEnv(rt *teamRT) {
+	ts := func() *TeamState { return x.state.Team[rt.name] }
+	secs := func(at time.Duration) float64 { return (x.clock - at).Seconds() }
+	e := rt.env
+	e.Fired = func(id string) bool { _, ok := ts().Fired[id]; return ok }
+	e.Since = func(id string) float64 {
+		at, ok := ts().Fired[id]
+		if !ok {
+			return -1
+		}
+		return secs(at)
+	}
+	e.Done = func(id string) bool { a := ts().Actions[id]; return a != nil && a.Count > 0 }
+	e.DoneSince = func(id string) float64 {
+		a := ts().Actions[id]
+		if a == nil || a.Count == 0 {
+			return -1
+		}
+		return secs(a.Last)
+	}
+	e.Answered = func(id string) bool { a := ts().Answers[id]; return a != nil && a.Correct }
+	e.Attempts = func(id string) int {
+		if a := ts().Answers[id]; a != nil {
+			return a.Attempts
+		}
+		return 0
+	}
+	e.Hinted = func(id string) bool { _, ok := ts().Hints[id]; return ok }
+	e.Achieved = func(id string) bool { o := ts().Objectives[id]; return o != nil && o.Status == StatusAchieved }
+	e.Failed = func(id string) bool { o := ts().Objectives[id]; return o != nil && o.Status == StatusFailed }
+	e.ConduitOpen = func(from, to string) bool { return !ts().Cut[[2]string{from, to}] }
+}
+
+func (x *Exercise) evalBool(rt *teamRT, r *scenario.Rule) (bool, error) {
+	out, err := rt.vm.Run(r.Program, rt.env)
+	if err != nil {
+		return false, fmt.Errorf("rule %q: %w", r.Source, err)
+	}
+	b, _ := out.(bool)
+	return b, nil
+}
+
+func (x *Exercise) evalNumber(rt *teamRT, r *scenario.Rule) (float64, error) {
+	out, err := rt.vm.Run(r.Program, rt.env)
+	if err != nil {
+		return 0, fmt.Errorf("rule %q: %w", r.Source, err)
+	}
+	switch v := out.(type) {
+	case float64:
+		return v, nil
+	case int:
+		return float64(v), nil
+	}
+	return 0, fmt.Errorf("rule %q gave %T, not a number", r.Source, out)
+}
+
+// Step runs the exercise clock forward in ticks up to t (while running).
+// Real-time runs call it with wall time × speed; tests call it directly
+// with a virtual clock.
+func (x *Exercise) Step(ctx context.Context, t time.Duration) error {
+	for {
+		x.mu.Lock()
+		if x.err != nil {
+			x.mu.Unlock()
+			return x.err
+		}
+		if x.state.Phase != PhaseRunning || x.clock+Tick > t {
+			x.mu.Unlock()
+			return nil
+		}
+		err := x.tick(ctx)
+		x.mu.Unlock()
+		if err != nil {
+			return err
+		}
+	}
+}
+
+// tick advances the exercise by one Tick: physics, then per team the plant
+// reading, alarms, injects, scheduled hints and scoring.
+func (x *Exercise) tick(ctx context.Context) error {
+	t := x.clock + Tick
+	if err := x.dep.Advance(ctx, t); err != nil {
+		return fmt.Errorf("advance plants: %w", err)
+	}
+	x.clock = t
+	for _, name := range x.state.Teams {
+		if err := x.evalTeam(ctx, x.rt[name]); err != nil {
+			return err
+		}
+	}
+	if t >= x.sc.Duration {
+		return x.end(ctx, "time", "schedule")
+	}
+	return nil
+}
+
+func (x *Exercise) readPlant(rt *teamRT) error {
+	ts := x.state.Team[rt.name]
+	l := x.sc.Layout
+	for i, id := range l.PLCs {
+		if err := x.dep.Read(rt.name, id, &rt.vals[i]); err != nil {
+			return fmt.Errorf("read team %s plc %s: %w", rt.name, id, err)
+		}
+		l.Fill(rt.env, i, &rt.vals[i])
+	}
+	for i, h := range l.Hosts {
+		rt.env.Host[i] = !ts.HostDown[h]
+	}
+	rt.env.Elapsed = x.clock.Seconds()
+	rt.env.Score = float64(ts.Score)
+	return nil
+}
+
+func (x *Exercise) evalTeam(ctx context.Context, rt *teamRT) error {
+	if err := x.readPlant(rt); err != nil {
+		return err
+	}
+	ts := x.state.Team[rt.name]
+
+	for _, a := range rt.alarms {
+		on := rt.vals[a.plc].Truth[a.tag] >= 0.5
+		if ts.Alarms[a.key] != on {
+			plc, tag, _ := cutKey(a.key)
+			if err := x.emit(ctx, rt.name, EvPlantAlarm, AlarmData{PLC: plc, Tag: tag, Class: a.class, Active: on, Incident: a.incident}); err != nil {
+				return err
+			}
+		}
+	}
+
+	// Injects; an after: chain with no delay fires in the same tick.
+	for changed := true; changed; {
+		changed = false
+		for _, in := range x.sc.Injects {
+			if _, done := ts.Fired[in.ID]; done {
+				continue
+			}
+			due := false
+			switch in.Trigger {
+			case scenario.TriggerAt:
+				due = x.clock >= in.At
+			case scenario.TriggerAfter:
+				if at, ok := ts.Fired[in.After]; ok {
+					due = x.clock >= at+in.Delay
+				}
+			case scenario.TriggerWhen:
+				ok, err := x.evalBool(rt, in.When)
+				if err != nil {
+					return fmt.Errorf("team %s inject %s: %w", rt.name, in.ID, err)
+				}
+				due = ok
+			}
+			if due {
+				if err := x.fire(ctx, rt.name, in, "schedule"); err != nil {
+					return err
+				}
+				changed = true
+			}
+		}
+	}
+
+	for _, h := range x.sc.Hints {
+		if _, done := ts.Hints[h.ID]; !done && h.HasAt && x.clock >= h.At {
+			if err := x.emit(ctx, rt.name, EvHint, HintData{Hint: h.ID, By: "schedule"}); err != nil {
+				return err
+			}
+		}
+	}
+
+	rt.env.Score = float64(ts.Score)
+	for _, o := range x.sc.Objectives {
+		if err := x.scoreObjective(ctx, rt, ts, o); err != nil {
+			return fmt.Errorf("team %s objective %s: %w", rt.name, o.ID, err)
+		}
+	}
+	return nil
+}
+
+func cutKey(k string) (string, string, bool) {
+	for i := range len(k) {
+		if k[i] == '.' {
+			return k[:i], k[i+1:], true
+		}
+	}
+	return k, "", false
+}
+
+func (x *Exercise) scoreObjective(ctx context.Context, rt *teamRT, ts *TeamState, o *scenario.Objective) error {
+	os := ts.Objectives[o.ID]
+	if os != nil && os.Status != StatusPending {
+		return nil
+	}
+	if o.FailWhen != nil {
+		bad, err := x.evalBool(rt, o.FailWhen)
+		if err != nil {
+			return err
+		}
+		if bad {
+			delete(rt.since, o.ID)
+			return x.emit(ctx, rt.name, EvFailed, ObjectiveData{Objective: o.ID, Points: -o.Penalty})
+		}
+	}
+	for i, p := range o.Partial {
+		if os != nil && os.Partial[i] {
+			continue
+		}
+		ok, err := x.evalBool(rt, p.When)
+		if err != nil {
+			return err
+		}
+		if ok {
+			if err := x.emit(ctx, rt.name, EvPartial, ObjectiveData{Objective: o.ID, Points: p.Points, Tier: i}); err != nil {
+				return err
+			}
+			os = ts.Objectives[o.ID]
+		}
+	}
+	if o.When == nil {
+		return nil
+	}
+	ok, err := x.evalBool(rt, o.When)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		delete(rt.since, o.ID)
+		return nil
+	}
+	start, holding := rt.since[o.ID]
+	if !holding {
+		start = x.clock
+		rt.since[o.ID] = start
+	}
+	if x.clock-start < o.For {
+		return nil
+	}
+	delete(rt.since, o.ID)
+	return x.achieve(ctx, rt, ts, o)
+}
+
+func (x *Exercise) achieve(ctx context.Context, rt *teamRT, ts *TeamState, o *scenario.Objective) error {
+	points := o.Points
+	if os := ts.Objectives[o.ID]; os != nil {
+		points -= os.Points // partial credit already paid
+	}
+	bonus := 0
+	if o.Bonus != nil {
+		b, err := x.evalNumber(rt, o.Bonus)
+		if err != nil {
+			return err
+		}
+		if b > 0 && !math.IsInf(b, 0) {
+			bonus = int(math.Round(math.Min(b, 1e6)))
+		}
+	}
+	return x.emit(ctx, rt.name, EvAchieved, ObjectiveData{Objective: o.ID, Points: points, Bonus: bonus})
+}
+
+// fire fires an inject for a team: the firing is committed first, then the
+// effects run and their outcomes are logged, then the plants are
+// checkpointed. A crash in between loses an effect rather than repeating
+// one: no inject ever fires twice.
+func (x *Exercise) fire(ctx context.Context, team string, in *scenario.Inject, by string) error {
+	if err := x.emit(ctx, team, EvInject, InjectData{Inject: in.ID, By: by, Tags: in.Tags}); err != nil {
+		return err
+	}
+	if len(in.Effects) == 0 {
+		return nil
+	}
+	if err := x.runEffects(ctx, team, "inject", in.ID, in.Effects); err != nil {
+		return err
+	}
+	return x.checkpoint(ctx)
+}
+
+func (x *Exercise) runEffects(ctx context.Context, team, source, id string, effects []backend.Effect) error {
+	for _, e := range effects {
+		res, err := x.dep.Do(ctx, team, e)
+		d := EffectData{Source: source, ID: id, Effect: e, Outcome: res.Outcome, Detail: res.Detail}
+		if err != nil {
+			d.Outcome, d.Detail = "error", err.Error()
+		}
+		if err := x.emit(ctx, team, EvEffect, d); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// end ends the exercise: objectives that only had to avoid failing are
+// achieved, the plants are checkpointed for the report.
+func (x *Exercise) end(ctx context.Context, reason, by string) error {
+	for _, name := range x.state.Teams {
+		rt, ts := x.rt[name], x.state.Team[name]
+		if err := x.readPlant(rt); err != nil {
+			return err
+		}
+		for _, o := range x.sc.Objectives {
+			if os := ts.Objectives[o.ID]; o.When == nil && (os == nil || os.Status == StatusPending) {
+				if err := x.achieve(ctx, rt, ts, o); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	if err := x.checkpoint(ctx); err != nil {
+		return err
+	}
+	return x.emit(ctx, "", EvEnded, PhaseData{Reason: reason, By: by})
+}
