@@ -37,7 +37,7 @@ fuzz: ## run each fuzz target for 20 s
 	$(GO) test ./engine/scenario -run '^$$' -fuzz FuzzLoad -fuzztime 20s
 
 schema: ## regenerate scenarios/schema.json from the Go types
-	$(GO) test ./engine/scenario -run TestSchemaCurrent -update
+	$(GO) test ./engine/scenario -run TestSchemaCurrent -update-schema
 
 golden: ## rewrite golden files after an intended change
 	$(GO) test ./engine/scenario -run TestLoadGolden -update

@@ -22,6 +22,7 @@ type Client struct {
 	br      *bufio.Reader
 	txID    uint16
 	buf     []byte
+	rbuf    []byte
 	Timeout time.Duration // per request; default 2 s
 }
 
@@ -37,7 +38,7 @@ func Dial(ctx context.Context, addr string) (*Client, error) {
 
 // NewClient wraps an established connection (plain TCP or TLS).
 func NewClient(conn net.Conn) *Client {
-	return &Client{conn: conn, br: bufio.NewReaderSize(conn, MaxADU), buf: make([]byte, 0, MaxADU), Timeout: 2 * time.Second}
+	return &Client{conn: conn, br: bufio.NewReaderSize(conn, MaxADU), buf: make([]byte, 0, MaxADU), rbuf: make([]byte, MaxADU), Timeout: 2 * time.Second}
 }
 
 // Close closes the connection.
@@ -66,9 +67,8 @@ func (c *Client) Do(unit byte, pdu []byte) ([]byte, error) {
 	if _, err := c.conn.Write(c.buf); err != nil {
 		return nil, fmt.Errorf("modbus write: %w", err)
 	}
-	rbuf := make([]byte, MaxADU)
 	for {
-		h, resp, err := ReadFrame(c.br, rbuf)
+		h, resp, err := ReadFrame(c.br, c.rbuf)
 		if err != nil {
 			return nil, fmt.Errorf("modbus read: %w", err)
 		}
