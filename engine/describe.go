@@ -3,106 +3,249 @@ package engine
 import (
 	"encoding/json"
 	"fmt"
+	"time"
 
 	"github.com/icsrange/icsrange/engine/scenario"
 	"github.com/icsrange/icsrange/engine/store"
 )
 
-// Describe renders an event as one line for logs and feeds, in lang. It
-// never includes answer texts or hint texts; effect details and alarms are
-// left out (they are the instructor's drill-down, not a feed line).
-func Describe(sc *scenario.Scenario, e store.Event, lang string) string {
-	team := ""
+// Scope is who is looking: the public, one team, or the instructor.
+type Scope struct {
+	Role Role   // RoleNone = public
+	Team string // for RoleTeam
+}
+
+// Public, TeamScope and Instructor are the three kinds of viewer.
+var (
+	Public     = Scope{}
+	Instructor = Scope{Role: RoleInstructor}
+)
+
+// TeamScope is one team's view.
+func TeamScope(team string) Scope { return Scope{Role: RoleTeam, Team: team} }
+
+// EventView is an event as a viewer may see it: what happened in words
+// (both languages), the score change, and for the instructor the payload.
+type EventView struct {
+	Seq     int64           `json:"seq"`
+	Time    time.Time       `json:"time"`
+	ClockMS int64           `json:"clock_ms"`
+	Team    string          `json:"team,omitempty"`
+	Kind    string          `json:"kind"`
+	Text    scenario.Text   `json:"text"`
+	Level   string          `json:"level"`            // info, good, bad, alert: how to show it
+	Points  int             `json:"points,omitempty"` // score change
+	Score   *int            `json:"score,omitempty"`  // the team's score after it
+	Data    json.RawMessage `json:"data,omitempty"`   // instructor only
+}
+
+func bi(en, ja string) scenario.Text { return scenario.Text{En: en, Ja: ja} }
+
+// both fills a template in each language with names in that language.
+func both(en, ja string, name scenario.Text, a ...any) scenario.Text {
+	return scenario.Text{
+		En: fmt.Sprintf(en, append([]any{name.In("en")}, a...)...),
+		Ja: fmt.Sprintf(ja, append([]any{name.In("ja")}, a...)...),
+	}
+}
+
+// ViewEvent renders an update for a scope, or reports that the scope may
+// not see it. Public views never carry answers, hint texts, effects or
+// alarms other than safety incidents; a team sees only its own events and
+// the exercise-wide ones, and of its injects only those that say something
+// (a silent attack is for the team to detect).
+func ViewEvent(sc *scenario.Scenario, u Update, s Scope) (EventView, bool) {
+	e := u.Event
+	v := EventView{Seq: e.Seq, Time: e.Time.UTC(), ClockMS: e.Clock.Milliseconds(), Team: e.Team, Kind: e.Kind, Level: "info"}
+	instr := s.Role == RoleInstructor
+	own := instr || (s.Role == RoleTeam && e.Team == s.Team)
+	if e.Team != "" && !own && s.Role == RoleTeam {
+		return v, false
+	}
+	if instr {
+		v.Data = e.Data
+	}
 	if e.Team != "" {
-		team = e.Team + ": "
+		score := u.Score
+		v.Score = &score
 	}
 	switch e.Kind {
 	case EvCreated:
-		return "exercise created"
+		v.Text = bi("Exercise created", "演習を作成しました")
 	case EvStarted:
-		return "exercise started"
+		v.Text = bi("Exercise started", "演習開始")
 	case EvPaused:
-		return "exercise paused"
+		v.Text, v.Level = bi("Exercise paused", "演習一時停止"), "alert"
 	case EvResumed:
-		return "exercise resumed"
+		v.Text = bi("Exercise resumed", "演習再開")
 	case EvRecovered:
 		var d RecoveredData
 		json.Unmarshal(e.Data, &d)
-		return fmt.Sprintf("engine recovered after %.1f s down", float64(d.DowntimeMS)/1000)
+		secs := float64(d.DowntimeMS) / 1000
+		v.Text = scenario.Text{En: fmt.Sprintf("Engine recovered after %.0f s down", secs), Ja: fmt.Sprintf("エンジン復旧（停止 %.0f 秒）", secs)}
 	case EvEnded:
 		var d PhaseData
 		json.Unmarshal(e.Data, &d)
-		if d.Reason == "time" {
-			return "exercise ended: time is up"
+		v.Text, v.Level = bi("Exercise ended: time is up", "演習終了：時間切れ"), "alert"
+		if d.Reason != "time" {
+			v.Text = bi("Exercise ended by the instructor", "講師が演習を終了しました")
 		}
-		return "exercise ended: stopped by the instructor"
 	case EvInject:
 		var d InjectData
 		json.Unmarshal(e.Data, &d)
-		name := d.Inject
-		if in, ok := sc.Inject(d.Inject); ok {
-			name = in.Name(lang)
+		in, ok := sc.Inject(d.Inject)
+		if !ok {
+			return v, false
 		}
-		return fmt.Sprintf("%sinject %q fired", team, name)
+		name := in.Title
+		if name.IsZero() {
+			name = bi(in.ID, in.ID)
+		}
+		switch {
+		case instr:
+			v.Text = both("Inject %q fired (%s)", "インジェクト「%s」発火（%s）", name, d.By)
+		case s.Role == RoleTeam:
+			if in.Say.IsZero() {
+				return v, false
+			}
+			v.Text, v.Level = in.Say, "alert"
+		default:
+			v.Text = both("%s", "%s", name)
+		}
+	case EvEffect:
+		if !instr {
+			return v, false
+		}
+		var d EffectData
+		json.Unmarshal(e.Data, &d)
+		v.Text = scenario.Text{En: fmt.Sprintf("%s: %s %s", d.Effect, d.Outcome, d.Detail), Ja: fmt.Sprintf("%s: %s %s", d.Effect, d.Outcome, d.Detail)}
+		if d.Outcome != "ok" {
+			v.Level = "bad"
+		}
 	case EvAction:
+		if !own {
+			return v, false
+		}
 		var d ActionData
 		json.Unmarshal(e.Data, &d)
-		name := d.Action
-		if a, ok := sc.Action(d.Action); ok {
-			name = a.Title.In(lang)
+		a, _ := sc.Action(d.Action)
+		title := bi(d.Action, d.Action)
+		if a != nil {
+			title = a.Title
 		}
-		if d.Cost > 0 {
-			return fmt.Sprintf("%saction %q (−%d)", team, name, d.Cost)
-		}
-		return fmt.Sprintf("%saction %q", team, name)
+		v.Text, v.Points = both("Action: %s", "対応: %s", title), -d.Cost
 	case EvAnswer:
+		if !own {
+			return v, false
+		}
 		var d AnswerData
 		json.Unmarshal(e.Data, &d)
-		if d.Correct {
-			return fmt.Sprintf("%sanswered %s correctly", team, d.Question)
+		switch {
+		case d.Correct:
+			v.Text, v.Level = bi("Question "+d.Question+": correct", "設問 "+d.Question+"：正解"), "good"
+		default:
+			v.Text = scenario.Text{En: fmt.Sprintf("Question %s: wrong answer (attempt %d)", d.Question, d.Attempt),
+				Ja: fmt.Sprintf("設問 %s：不正解（%d回目）", d.Question, d.Attempt)}
+			v.Level, v.Points = "bad", -d.Penalty
 		}
-		return fmt.Sprintf("%swrong answer to %s (−%d)", team, d.Question, d.Penalty)
+		if instr {
+			v.Text.En += fmt.Sprintf(" — %q", d.Answer)
+			v.Text.Ja += fmt.Sprintf(" — %q", d.Answer)
+		}
 	case EvHint:
+		if !own {
+			return v, false
+		}
 		var d HintData
 		json.Unmarshal(e.Data, &d)
-		if d.Cost > 0 {
-			return fmt.Sprintf("%shint %s (−%d)", team, d.Hint, d.Cost)
+		h, ok := sc.Hint(d.Hint)
+		if !ok {
+			return v, false
 		}
-		return fmt.Sprintf("%shint %s released", team, d.Hint)
+		v.Text = scenario.Text{En: "Hint: " + h.Text.In("en"), Ja: "ヒント：" + h.Text.In("ja")}
+		v.Points = -d.Cost
 	case EvPartial, EvAchieved, EvFailed:
 		var d ObjectiveData
 		json.Unmarshal(e.Data, &d)
-		name := d.Objective
-		if o, ok := sc.Objective(d.Objective); ok {
-			name = o.Name(lang)
+		o, ok := sc.Objective(d.Objective)
+		if !ok {
+			return v, false
 		}
+		name := o.Title
+		if name.IsZero() {
+			name = bi(o.ID, o.ID)
+		}
+		v.Points = d.Points + d.Bonus
 		switch e.Kind {
 		case EvPartial:
-			return fmt.Sprintf("%spartial credit for %q (+%d)", team, name, d.Points)
+			v.Text, v.Level = both("Partial credit: %s", "部分点: %s", name), "good"
 		case EvAchieved:
+			v.Text, v.Level = both("Objective achieved: %s", "目標達成: %s", name), "good"
 			if d.Bonus > 0 {
-				return fmt.Sprintf("%sobjective %q achieved (+%d, bonus +%d)", team, name, d.Points, d.Bonus)
+				v.Text = both("Objective achieved: %s (time bonus %d)", "目標達成: %s（時間ボーナス %d）", name, d.Bonus)
 			}
-			return fmt.Sprintf("%sobjective %q achieved (+%d)", team, name, d.Points)
+		default:
+			v.Text, v.Level = both("Objective failed: %s", "目標失敗: %s", name), "bad"
 		}
-		if d.Points < 0 {
-			return fmt.Sprintf("%sobjective %q failed (%d)", team, name, d.Points)
-		}
-		return fmt.Sprintf("%sobjective %q failed", team, name)
 	case EvAdjust:
 		var d AdjustData
 		json.Unmarshal(e.Data, &d)
-		return fmt.Sprintf("%sscore adjusted %+d: %s", team, d.Points, d.Reason)
+		v.Points = d.Points
+		if own {
+			v.Text = scenario.Text{En: "Score adjusted by the instructor: " + d.Reason, Ja: "講師による得点調整：" + d.Reason}
+		} else {
+			v.Text = bi("Score adjusted by the instructor", "講師による得点調整")
+		}
 	case EvBroadcast:
 		var d BroadcastData
 		json.Unmarshal(e.Data, &d)
-		return "message: " + scenario.Text{En: d.En, Ja: d.Ja}.In(lang)
+		msg := scenario.Text{En: d.En, Ja: d.Ja}
+		v.Text = scenario.Text{En: "Instructor: " + msg.In("en"), Ja: "講師：" + msg.In("ja")}
+		v.Level = "alert"
 	case EvPlantAlarm:
 		var d AlarmData
 		json.Unmarshal(e.Data, &d)
-		if d.Incident && d.Active {
-			return fmt.Sprintf("%sSAFETY INCIDENT: %s.%s", team, d.PLC, d.Tag)
+		switch {
+		case d.Incident && d.Active:
+			v.Text = scenario.Text{En: fmt.Sprintf("SAFETY INCIDENT: %s %s", d.PLC, d.Tag), Ja: fmt.Sprintf("安全事象発生：%s %s", d.PLC, d.Tag)}
+			v.Level = "bad"
+		case !instr:
+			return v, false
+		case d.Active:
+			v.Text = scenario.Text{En: fmt.Sprintf("%s %s.%s on", d.Class, d.PLC, d.Tag), Ja: fmt.Sprintf("%s %s.%s 発報", d.Class, d.PLC, d.Tag)}
+			v.Level = "alert"
+		default:
+			v.Text = scenario.Text{En: fmt.Sprintf("%s %s.%s cleared", d.Class, d.PLC, d.Tag), Ja: fmt.Sprintf("%s %s.%s 復帰", d.Class, d.PLC, d.Tag)}
+		}
+	default:
+		return v, false
+	}
+	return v, true
+}
+
+// Describe renders an event as one line in lang, as the instructor sees
+// it, for the operator's terminal.
+func Describe(sc *scenario.Scenario, e store.Event, lang string) string {
+	if e.Kind == EvEffect || (e.Kind == EvPlantAlarm && !json.Valid(e.Data)) {
+		return ""
+	}
+	v, ok := ViewEvent(sc, Update{Event: e}, Instructor)
+	if !ok {
+		return ""
+	}
+	if e.Kind == EvPlantAlarm {
+		var d AlarmData
+		json.Unmarshal(e.Data, &d)
+		if !d.Incident || !d.Active {
+			return ""
 		}
 	}
-	return ""
+	line := v.Text.In(lang)
+	if e.Team != "" {
+		line = e.Team + ": " + line
+	}
+	if v.Points != 0 {
+		line += fmt.Sprintf(" (%+d)", v.Points)
+	}
+	return line
 }

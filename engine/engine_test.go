@@ -283,7 +283,7 @@ func TestReplayEqualsLiveState(t *testing.T) {
 	x.Resume(ctx, "test")
 	step(t, x, 20*time.Minute)
 
-	replayed := newState()
+	replayed := NewState()
 	if err := x.store.Events(ctx, store.Filter{}, replayed.Apply); err != nil {
 		t.Fatal(err)
 	}

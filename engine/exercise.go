@@ -114,7 +114,7 @@ func New(ctx context.Context, cfg Config) (*Exercise, error) {
 	if err != nil {
 		return nil, err
 	}
-	x := &Exercise{sc: sc, id: id, dir: cfg.DataDir, store: st, state: newState(), feed: newFeed()}
+	x := &Exercise{sc: sc, id: id, dir: cfg.DataDir, store: st, state: NewState(), feed: newFeed()}
 	fail := func(err error) (*Exercise, error) {
 		if x.dep != nil {
 			x.dep.Close()
@@ -221,7 +221,7 @@ func Open(ctx context.Context, dir string, b backend.Backend, loadScenario func(
 	if err := json.Unmarshal([]byte(meta["teams"]), &teams); err != nil {
 		return fail(fmt.Errorf("read teams: %w", err))
 	}
-	x := &Exercise{sc: sc, id: meta["exercise_id"], dir: dir, store: st, state: newState(), feed: newFeed()}
+	x := &Exercise{sc: sc, id: meta["exercise_id"], dir: dir, store: st, state: NewState(), feed: newFeed()}
 	x.auth = auth{teams: map[string]token.Hash{}}
 	if x.auth.instructor, err = token.ParseHash(meta["token.instructor"]); err != nil {
 		return fail(err)
@@ -368,7 +368,11 @@ func (x *Exercise) emit(ctx context.Context, team, kind string, data any) error 
 		x.err = err
 		return err
 	}
-	x.feed.Publish(*ev)
+	u := Update{Event: *ev}
+	if ts := x.state.Team[team]; ts != nil {
+		u.Score = ts.Score
+	}
+	x.feed.Publish(u)
 	return nil
 }
 

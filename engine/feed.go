@@ -6,20 +6,27 @@ import (
 	"github.com/icsrange/icsrange/engine/store"
 )
 
+// Update is a committed event and, for a team's event, the team's score
+// right after it (so viewers can animate the change without a query).
+type Update struct {
+	Event store.Event
+	Score int
+}
+
 // Feed fans committed events out to subscribers. Publishing never blocks:
 // a subscriber whose buffer is full is dropped (its channel closed) and
 // catches up from the store when it reconnects.
 type Feed struct {
 	mu   sync.Mutex
-	subs map[chan store.Event]struct{}
+	subs map[chan Update]struct{}
 }
 
-func newFeed() *Feed { return &Feed{subs: map[chan store.Event]struct{}{}} }
+func newFeed() *Feed { return &Feed{subs: map[chan Update]struct{}{}} }
 
-// Subscribe returns a channel of events committed from now on and a
+// Subscribe returns a channel of updates committed from now on and a
 // function that ends the subscription.
-func (f *Feed) Subscribe(buffer int) (<-chan store.Event, func()) {
-	ch := make(chan store.Event, buffer)
+func (f *Feed) Subscribe(buffer int) (<-chan Update, func()) {
+	ch := make(chan Update, buffer)
 	f.mu.Lock()
 	f.subs[ch] = struct{}{}
 	f.mu.Unlock()
@@ -33,13 +40,13 @@ func (f *Feed) Subscribe(buffer int) (<-chan store.Event, func()) {
 	}
 }
 
-// Publish sends an event to every subscriber that has room.
-func (f *Feed) Publish(e store.Event) {
+// Publish sends an update to every subscriber that has room.
+func (f *Feed) Publish(u Update) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	for ch := range f.subs {
 		select {
-		case ch <- e:
+		case ch <- u:
 		default:
 			delete(f.subs, ch)
 			close(ch)

@@ -177,7 +177,8 @@ type ObjectiveState struct {
 	Partial map[int]bool
 }
 
-func newState() *State { return &State{Phase: PhaseCreated, Team: map[string]*TeamState{}} }
+// NewState is the state before any event.
+func NewState() *State { return &State{Phase: PhaseCreated, Team: map[string]*TeamState{}} }
 
 func newTeamState(name string) *TeamState {
 	return &TeamState{Name: name, Fired: map[string]time.Duration{}, Actions: map[string]*ActionState{},

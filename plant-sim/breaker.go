@@ -45,11 +45,11 @@ var breakerModel = newModel(Model{
 		"damage limit the conductor is damaged (safety incident, latched). Remote commands are " +
 		"ignored in local mode.",
 	Tags: []TagDef{
-		bkCloseCmd: {Name: "close_cmd", Table: Coil, Class: ClassCommand, Desc: "write 1 to close the breaker (remote mode, not locked out)"},
-		bkOpenCmd:  {Name: "open_cmd", Table: Coil, Class: ClassCommand, Desc: "write 1 to open the breaker (remote mode)"},
-		bkRemote:   {Name: "remote", Table: Coil, Class: ClassMode, Desc: "1 = remote control allowed, 0 = local (remote commands ignored)"},
+		bkCloseCmd: {Name: "close_cmd", Table: Coil, Class: ClassCommand, Desc: "write 1 to close the breaker (not locked out; over Modbus only in remote mode)"},
+		bkOpenCmd:  {Name: "open_cmd", Table: Coil, Class: ClassCommand, Desc: "write 1 to open the breaker (over Modbus only in remote mode)"},
+		bkRemote:   {Name: "remote", Table: Coil, Class: ClassMode, Desc: "1 = remote control allowed, 0 = local: Modbus commands ignored, the local panel still works"},
 		bkBypass:   {Name: "bypass", Table: Coil, Class: ClassBypass, Desc: "1 = protection bypassed (51 and backup relay)"},
-		bkReset:    {Name: "reset", Table: Coil, Class: ClassCommand, Desc: "write 1 to reset trips and lockout when the current is below pickup"},
+		bkReset:    {Name: "reset", Table: Coil, Class: ClassCommand, Desc: "write 1 to reset trips and lockout when the current is below pickup (over Modbus only in remote mode)"},
 
 		bkClosed:     {Name: "closed", Table: DiscreteInput, Class: ClassFeedback, Desc: "breaker closed"},
 		bkEnergized:  {Name: "energized", Table: DiscreteInput, Class: ClassFeedback, Desc: "feeder energized (customers supplied)"},
@@ -172,22 +172,24 @@ func (b *breaker) Step(v []float64, dt float64) {
 	b.publish(v)
 }
 
-func (b *breaker) Scan(v, m []float64, dt float64, program int) {
+func (b *breaker) Scan(v, m []float64, net []bool, dt float64, program int) {
 	i := m[bkCurrent]
 	remote := f2b(v[bkRemote])
-	if f2b(v[bkOpenCmd]) {
-		if remote {
-			b.openReq = true
-		}
-		v[bkOpenCmd] = 0
-	}
-	if f2b(v[bkCloseCmd]) {
-		if remote && !f2b(v[bkLockout]) {
-			b.closeReq = true
-		}
-		v[bkCloseCmd] = 0
-	}
+	// In local mode commands from the network are ignored; the local panel
+	// (the management API) still operates the bay.
+	obey := func(tag int) bool { return f2b(v[tag]) && (remote || !net[tag]) }
 	pickup := i > v[bkPickupA]
+	// Reset before close, so a reset and a close in one scan close.
+	if obey(bkReset) && !pickup {
+		v[bkTrip51], v[bkTripBackup], v[bkLockout] = 0, 0, 0
+	}
+	if obey(bkOpenCmd) {
+		b.openReq = true
+	}
+	if obey(bkCloseCmd) && !f2b(v[bkLockout]) {
+		b.closeReq = true
+	}
+	v[bkOpenCmd], v[bkCloseCmd], v[bkReset] = 0, 0, 0
 	v[bkPickup] = b2f(pickup)
 	// Overcurrent element 51; the tampered program never trips.
 	if program == 0 && !f2b(v[bkBypass]) && pickup {
@@ -199,11 +201,7 @@ func (b *breaker) Scan(v, m []float64, dt float64, program int) {
 	} else {
 		b.timer51 = 0
 	}
-	if f2b(v[bkReset]) && !pickup {
-		v[bkTrip51], v[bkTripBackup], v[bkLockout] = 0, 0, 0
-	}
 	v[bkOverload] = b2f(alarmHigh(f2b(v[bkOverload]), i, v[bkAlarmA], 10))
-	v[bkReset] = 0
 }
 
 func (b *breaker) Fault(name string, value float64, on bool) error {

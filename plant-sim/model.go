@@ -21,8 +21,11 @@ type Process interface {
 	Step(v []float64, dt float64)
 	// Scan runs one PLC logic scan of dt seconds with the given program
 	// (0 = the standard program). It reads measurements from m and memory
-	// from v and writes commands, alarms and memory to v.
-	Scan(v, m []float64, dt float64, program int)
+	// from v and writes commands, alarms and memory to v. net marks the coils
+	// and registers written over Modbus since the last scan, as opposed to
+	// from the local panel (the management API), for logic that obeys the
+	// network only in remote mode.
+	Scan(v, m []float64, net []bool, dt float64, program int)
 	// Fault starts or clears a process fault declared in the model's Faults.
 	Fault(name string, value float64, on bool) error
 	// save and load move internal state (integrators, valve positions,

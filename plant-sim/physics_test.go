@@ -292,19 +292,55 @@ func TestBreakerProtection(t *testing.T) {
 		t.Fatal("unprotected fault should damage the conductor")
 	}
 
-	// Local mode ignores remote open commands.
+	// Local mode ignores open commands over Modbus; the local panel (the
+	// management API) still works.
 	p = physPLC(t, "breaker", nil)
+	modbusCoil := func(tag string) {
+		i, _ := p.model.Tag(tag)
+		a := byte(p.layout.Addr[i])
+		if out, ok := p.handle([]byte{5, 0, a, 0xFF, 0}, RoleNone, nil); !ok || out[0] != 5 {
+			t.Fatalf("modbus write of %s: % x", tag, out)
+		}
+	}
 	physWrite(t, p, "remote", 0)
-	physWrite(t, p, "open_cmd", 1)
+	modbusCoil("open_cmd")
 	p.Advance(time.Second)
 	if physTruth(p, "closed") != 1 {
 		t.Fatal("local breaker obeyed a remote open")
 	}
-	physWrite(t, p, "remote", 1)
+	if physTruth(p, "open_cmd") != 0 {
+		t.Fatal("an ignored command should still clear")
+	}
 	physWrite(t, p, "open_cmd", 1)
 	p.Advance(2 * time.Second)
+	if physTruth(p, "closed") != 0 {
+		t.Fatal("local panel open ignored")
+	}
+	physWrite(t, p, "close_cmd", 1)
+	p.Advance(3 * time.Second)
+	if physTruth(p, "closed") != 1 {
+		t.Fatal("local panel close ignored")
+	}
+	physWrite(t, p, "remote", 1)
+	modbusCoil("open_cmd")
+	p.Advance(4 * time.Second)
 	if physTruth(p, "closed") != 0 || physTruth(p, "energized") != 0 {
-		t.Fatal("remote open ignored")
+		t.Fatal("remote open ignored in remote mode")
+	}
+	// A reset and a close in one scan: reset first, then close.
+	p = physPLC(t, "breaker", nil)
+	fault(p)
+	p.Advance(2 * time.Second)
+	p.Apply(Effect{Kind: EffectClearFault, Fault: "line_fault"})
+	p.Advance(3 * time.Second)
+	if physTruth(p, "lockout") != 1 {
+		t.Fatal("no lockout after the fault")
+	}
+	physWrite(t, p, "reset", 1)
+	physWrite(t, p, "close_cmd", 1)
+	p.Advance(4 * time.Second)
+	if physTruth(p, "lockout") != 0 || physTruth(p, "closed") != 1 {
+		t.Fatal("reset and close in one scan should reset, then close")
 	}
 }
 

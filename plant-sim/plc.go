@@ -89,6 +89,7 @@ type PLC struct {
 	params Params
 
 	v, m, r []float64 // truth/memory, measured, reported
+	net     []bool    // tags written over Modbus since the last scan
 	over    []override
 	stuck   []float64 // NaN = not stuck
 
@@ -158,6 +159,7 @@ func New(cfg Config) (*PLC, error) {
 		v:     make([]float64, n),
 		m:     make([]float64, n),
 		r:     make([]float64, n),
+		net:   make([]bool, n),
 		over:  make([]override, n),
 		stuck: make([]float64, n),
 		mode:  ModeRun, faults: map[string]float64{},
@@ -244,8 +246,9 @@ func (p *PLC) scan() {
 	p.latch()
 	p.measure()
 	if p.mode == ModeRun {
-		p.proc.Scan(p.v, p.m, p.cfg.Scan.Seconds(), p.program)
+		p.proc.Scan(p.v, p.m, p.net, p.cfg.Scan.Seconds(), p.program)
 	}
+	clear(p.net)
 	p.scans++
 	p.record()
 	p.publish()
@@ -266,7 +269,9 @@ func (p *PLC) latch() {
 	l := p.layout
 	for addr, d := range p.dirtyCoil {
 		if d {
-			p.v[l.Tables[Coil][addr]] = b2f(p.coils[addr])
+			tag := l.Tables[Coil][addr]
+			p.v[tag] = b2f(p.coils[addr])
+			p.net[tag] = true
 			p.dirtyCoil[addr] = false
 		}
 	}
@@ -279,8 +284,10 @@ func (p *PLC) latch() {
 			if !math.IsNaN(f) {
 				p.v[tag] = def.Clamp(f)
 			}
+			p.net[tag] = true
 		case p.dirtyHold[n]:
 			p.v[tag] = def.Unscale(p.holding[n])
+			p.net[tag] = true
 		}
 		p.dirtyHold[n], p.dirtyHold[fa], p.dirtyHold[fa+1] = false, false, false
 	}

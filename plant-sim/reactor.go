@@ -216,7 +216,7 @@ func (r *reactor) Step(v []float64, dt float64) {
 	}
 }
 
-func (r *reactor) Scan(v, m []float64, dt float64, program int) {
+func (r *reactor) Scan(v, m []float64, _ []bool, dt float64, program int) {
 	p := m[rxPressure]
 	tampered := program != 0
 	switch {

@@ -200,7 +200,7 @@ func (w *waterTank) publish(v []float64, qin, qout float64) {
 	v[wtInletOpen] = b2f(w.valvePos > 2 && w.xvOpen)
 }
 
-func (w *waterTank) Scan(v, m []float64, dt float64, program int) {
+func (w *waterTank) Scan(v, m []float64, _ []bool, dt float64, program int) {
 	level := m[wtLevel]
 	tampered := program != 0
 	switch {

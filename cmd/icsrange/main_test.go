@@ -118,7 +118,7 @@ func TestRunHeadlessToTheEnd(t *testing.T) {
 	if err != nil {
 		t.Fatalf("%v\n%s", err, out)
 	}
-	for _, want := range []string{"team-1", "team-2", "tokens.json", "exercise ended: time is up", "Final ranking"} {
+	for _, want := range []string{"team-1", "team-2", "tokens.json", "Exercise ended: time is up", "Final ranking"} {
 		if !bytes.Contains(out, []byte(want)) {
 			t.Errorf("output lacks %q", want)
 		}
@@ -200,7 +200,7 @@ func TestKillAndResume(t *testing.T) {
 	seen := 0
 	deadline := time.AfterFunc(60*time.Second, func() { cmd.Process.Kill() })
 	for sc.Scan() && seen < 2 {
-		if strings.Contains(sc.Text(), `inject "Setpoint change" fired`) {
+		if strings.Contains(sc.Text(), `Inject "Setpoint change" fired`) {
 			seen++
 		}
 	}

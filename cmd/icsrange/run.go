@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -16,6 +17,7 @@ import (
 	"github.com/icsrange/icsrange/engine/backend/inproc"
 	"github.com/icsrange/icsrange/engine/scenario"
 	"github.com/icsrange/icsrange/engine/store"
+	"github.com/icsrange/icsrange/scoreboard"
 	"golang.org/x/term"
 )
 
@@ -37,6 +39,10 @@ type runOptions struct {
 	resume   bool
 	portBase int
 	seed     uint64
+	tlsCert  string
+	tlsKey   string
+	origins  listFlag
+	url      string
 }
 
 func (m *Main) runRun(ctx context.Context, args []string) error {
@@ -52,6 +58,9 @@ func (m *Main) runRun(ctx context.Context, args []string) error {
 	fs.BoolVar(&o.resume, "resume", false, "continue the exercise in --data after the engine stopped")
 	fs.IntVar(&o.portBase, "port-base", 0, "first Modbus port for in-process PLCs (default: free ports)")
 	fs.Uint64Var(&o.seed, "seed", 0, "noise seed (default random)")
+	fs.StringVar(&o.tlsCert, "tls-cert", "", "serve the scoreboard over HTTPS/WSS with this certificate (PEM)")
+	fs.StringVar(&o.tlsKey, "tls-key", "", "key (PEM) for --tls-cert")
+	fs.Var(&o.origins, "origin", "extra allowed WebSocket origin, e.g. https://range.example.org (repeatable)")
 	// Let the scenario file come before or after the flags.
 	var rest []string
 	for len(args) > 0 {
@@ -73,10 +82,18 @@ func (m *Main) runRun(ctx context.Context, args []string) error {
 	if o.backend != "inproc" {
 		return usageErr("unknown backend %q (have inproc)", o.backend)
 	}
+	if (o.tlsCert == "") != (o.tlsKey == "") {
+		return usageErr("--tls-cert and --tls-key go together")
+	}
 	be := &inproc.Backend{PortBase: o.portBase}
+	// Listen before provisioning so a busy port fails fast.
+	ln, err := net.Listen("tcp", o.listen)
+	if err != nil {
+		return fmt.Errorf("scoreboard: %w", err)
+	}
+	defer ln.Close()
 
 	var x *engine.Exercise
-	var err error
 	if o.resume {
 		if o.data == "" || len(rest) > 0 {
 			return usageErr("--resume takes --data DIR and no scenario file")
@@ -95,6 +112,24 @@ func (m *Main) runRun(ctx context.Context, args []string) error {
 		}
 	}
 	defer x.Close()
+	sb := scoreboard.New(x, scoreboard.Options{Origins: o.origins})
+	sctx, stopServer := context.WithCancel(context.Background())
+	var serveWG sync.WaitGroup
+	serveWG.Go(func() { sb.Start(sctx) })
+	serveWG.Go(func() {
+		if err := sb.ListenAndServe(sctx, ln, o.tlsCert, o.tlsKey); err != nil {
+			fmt.Fprintf(m.Stderr, "scoreboard: %v\n", err)
+		}
+	})
+	defer func() {
+		stopServer()
+		serveWG.Wait()
+	}()
+	scheme := "http"
+	if o.tlsCert != "" {
+		scheme = "https"
+	}
+	o.url = fmt.Sprintf("%s://%s", scheme, ln.Addr())
 	m.printSummary(x, o)
 
 	if !o.resume && o.start == "now" {
@@ -189,6 +224,9 @@ func (m *Main) printSummary(x *engine.Exercise, o runOptions) {
 		}
 		fmt.Fprintf(w, "  %-10s %s\n", t, strings.Join(parts, "   "))
 	}
+	fmt.Fprintf(w, "\nScoreboard:  %s/          (public, for the projector)\n", o.url)
+	fmt.Fprintf(w, "Team view:   %s/team      (team token)\n", o.url)
+	fmt.Fprintf(w, "Instructor:  %s/instructor (instructor token)\n", o.url)
 	fmt.Fprintf(w, "\nData dir:    %s\n", x.Dir())
 	fmt.Fprintf(w, "Tokens:      %s (mode 0600: instructor and one per team)\n", filepath.Join(x.Dir(), engine.TokensFile))
 	fmt.Fprintf(w, "Endpoints:   %s\n\n", filepath.Join(x.Dir(), engine.EndpointsFile))
@@ -235,21 +273,21 @@ func (p *progress) start() func() {
 		defer t.Stop()
 		for {
 			select {
-			case e, ok := <-ch:
+			case u, ok := <-ch:
 				if !ok {
 					return
 				}
-				p.event(e)
+				p.event(u.Event)
 			case <-t.C:
 				p.status()
 			case <-done:
 				for {
 					select {
-					case e, ok := <-ch:
+					case u, ok := <-ch:
 						if !ok {
 							return
 						}
-						p.event(e)
+						p.event(u.Event)
 					default:
 						return
 					}

@@ -53,11 +53,11 @@ func (e Effect) String() string {
 		}
 		return s
 	case KindSpoof:
-		return fmt.Sprintf("spoof %s.%s=%g", e.PLC, e.Tag, e.Value)
+		return fmt.Sprintf("spoof %s.%s=%g", e.PLC, e.Tag, e.Value) + from(e.From)
 	case KindFreeze, KindRelease:
-		return fmt.Sprintf("%s %s.%s", e.Kind, e.PLC, e.Tag)
+		return fmt.Sprintf("%s %s.%s", e.Kind, e.PLC, e.Tag) + from(e.From)
 	case KindReplay:
-		return fmt.Sprintf("replay %s.%s last %v", e.PLC, e.Tag, e.Window)
+		return fmt.Sprintf("replay %s.%s last %v", e.PLC, e.Tag, e.Window) + from(e.From)
 	case KindScan:
 		t := e.PLC
 		if t == "" {
@@ -67,19 +67,26 @@ func (e Effect) String() string {
 	case KindFlood:
 		return fmt.Sprintf("flood %s from %s for %v", e.PLC, e.From, e.Duration)
 	case KindLogic:
-		return fmt.Sprintf("logic %s=%s", e.PLC, e.Program)
+		return fmt.Sprintf("logic %s=%s", e.PLC, e.Program) + from(e.From)
 	case KindMode:
-		return fmt.Sprintf("mode %s=%s", e.PLC, e.Mode)
+		return fmt.Sprintf("mode %s=%s", e.PLC, e.Mode) + from(e.From)
 	case KindFault, KindClearFault:
 		s := fmt.Sprintf("%s %s %s", e.Kind, e.PLC, e.Fault)
 		if e.Tag != "" {
 			s += " " + e.Tag
 		}
-		return s
+		return s + from(e.From)
 	case KindStopHost, KindStartHost:
 		return e.Kind + " " + e.Host
 	case KindCutConduit, KindRestoreConduit:
 		return fmt.Sprintf("%s %s→%s", e.Kind, e.From, e.To)
 	}
 	return e.Kind
+}
+
+func from(host string) string {
+	if host == "" {
+		return ""
+	}
+	return " from " + host
 }

@@ -27,7 +27,9 @@ type EffectSpec struct {
 
 // EffectArgs are every field an effect kind may take.
 type EffectArgs struct {
-	// Host the traffic comes from (attacks), or source zone (conduits).
+	// Host the attack comes from: its traffic crosses the conduits and is
+	// blocked when they are cut. Without it the effect needs no network
+	// (the instructor's hand). For conduits: the source zone.
 	From string `yaml:"from,omitempty"`
 	// Destination zone (conduits).
 	To string `yaml:"to,omitempty"`
@@ -97,16 +99,16 @@ var effectKinds = map[string]effectKind{
 	backend.KindModbusWrite:    {[]string{"plc", "register", "value"}, []string{"from"}, "Write a holding register over Modbus (from a host: real traffic that conduits can block)."},
 	backend.KindCoilWrite:      {[]string{"plc", "coil", "value"}, []string{"from"}, "Write a coil over Modbus (from a host: real traffic that conduits can block)."},
 	backend.KindSet:            {[]string{"plc", "tag", "value"}, nil, "Write PLC memory (coil or holding tag) through engineering access; never blocked."},
-	backend.KindSpoof:          {[]string{"plc", "tag", "value"}, nil, "What Modbus clients read for the tag shows a constant value; the physics go on."},
-	backend.KindFreeze:         {[]string{"plc", "tag"}, nil, "What Modbus clients read for the tag stops changing."},
-	backend.KindReplay:         {[]string{"plc", "tag"}, []string{"window"}, "What Modbus clients read for the tag loops its recorded last window (default 20s)."},
-	backend.KindRelease:        {[]string{"plc", "tag"}, nil, "Remove a spoof, freeze or replay from a tag."},
+	backend.KindSpoof:          {[]string{"plc", "tag", "value"}, []string{"from"}, "What Modbus clients read for the tag shows a constant value; the physics go on."},
+	backend.KindFreeze:         {[]string{"plc", "tag"}, []string{"from"}, "What Modbus clients read for the tag stops changing."},
+	backend.KindReplay:         {[]string{"plc", "tag"}, []string{"window", "from"}, "What Modbus clients read for the tag loops its recorded last window (default 20s)."},
+	backend.KindRelease:        {[]string{"plc", "tag"}, []string{"from"}, "Remove a spoof, freeze or replay from a tag."},
 	backend.KindScan:           {[]string{"from"}, []string{"target"}, "Modbus reconnaissance: port 502 scan, unit-id sweep, device identification."},
 	backend.KindFlood:          {[]string{"from", "plc"}, []string{"duration"}, "Connection exhaustion and request flood for a duration (default 60s)."},
-	backend.KindLogic:          {[]string{"plc", "program"}, nil, "Replace the PLC's logic program (its checksum changes)."},
-	backend.KindMode:           {[]string{"plc", "mode"}, nil, "Change the PLC mode: run, stop, program."},
-	backend.KindFault:          {[]string{"plc", "fault"}, []string{"tag", "value"}, "Start a device or process fault."},
-	backend.KindClearFault:     {[]string{"plc", "fault"}, []string{"tag"}, "Clear a fault."},
+	backend.KindLogic:          {[]string{"plc", "program"}, []string{"from"}, "Replace the PLC's logic program (its checksum changes)."},
+	backend.KindMode:           {[]string{"plc", "mode"}, []string{"from"}, "Change the PLC mode: run, stop, program."},
+	backend.KindFault:          {[]string{"plc", "fault"}, []string{"tag", "value", "from"}, "Start a device or process fault."},
+	backend.KindClearFault:     {[]string{"plc", "fault"}, []string{"tag", "from"}, "Clear a fault."},
 	backend.KindStopHost:       {[]string{"host"}, nil, "Stop a host (e.g. ransomware on the HMI)."},
 	backend.KindStartHost:      {[]string{"host"}, nil, "Start a stopped host."},
 	backend.KindCutConduit:     {[]string{"from", "to"}, nil, "Block the conduit between two zones."},

@@ -46,6 +46,14 @@ func (l *loader) effects(sc *Scenario, path string, specs []EffectSpec) []backen
 			e.Value, e.HasValue = float64(*a.Value), true
 		}
 		switch es.Kind {
+		case backend.KindSpoof, backend.KindFreeze, backend.KindReplay, backend.KindRelease,
+			backend.KindLogic, backend.KindMode, backend.KindFault, backend.KindClearFault:
+			if a.From != "" {
+				host("from", a.From)
+				e.From = a.From
+			}
+		}
+		switch es.Kind {
 		case backend.KindModbusWrite, backend.KindCoilWrite:
 			if a.From != "" {
 				host("from", a.From)

@@ -290,6 +290,16 @@ func (d *Deployment) Do(ctx context.Context, teamName string, e backend.Effect) 
 	}
 	val := e.Value
 	switch e.Kind {
+	case backend.KindSpoof, backend.KindFreeze, backend.KindReplay, backend.KindRelease,
+		backend.KindLogic, backend.KindMode, backend.KindFault, backend.KindClearFault:
+		// An attacker's hand on the PLC needs a path to it, like its writes.
+		if e.From != "" {
+			if err := d.reach(t, e.From, p.spec.Zone, 502); err != nil {
+				return blocked(err)
+			}
+		}
+	}
+	switch e.Kind {
 	case backend.KindModbusWrite, backend.KindCoilWrite:
 		if e.From != "" {
 			if err := d.reach(t, e.From, p.spec.Zone, 502); err != nil {
