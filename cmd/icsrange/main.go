@@ -34,6 +34,7 @@ type command struct {
 
 func (m *Main) commands() []command {
 	return []command{
+		{"tui", "the team's terminal UI, locally or over the internet", (*Main).runTUI},
 		{"validate", "check scenario files; every problem as FILE:LINE:COL", (*Main).runValidate},
 		{"run", "run an exercise: plants, injects, scoring, scoreboard", (*Main).runRun},
 		{"test", "run scenarios' scripted tests on a virtual clock", (*Main).runTest},

@@ -1,0 +1,56 @@
+package common
+
+import "github.com/charmbracelet/bubbles/key"
+
+// KeyMap is every key binding, with help text.
+type KeyMap struct {
+	NextTab key.Binding
+	PrevTab key.Binding
+	Tab1    key.Binding
+	Up      key.Binding
+	Down    key.Binding
+	Select  key.Binding
+	Back    key.Binding
+	Yes     key.Binding
+	No      key.Binding
+	Lang    key.Binding
+	Help    key.Binding
+	Quit    key.Binding
+	PgUp    key.Binding
+	PgDown  key.Binding
+}
+
+// DefaultKeys are the bindings.
+func DefaultKeys() KeyMap {
+	return KeyMap{
+		NextTab: key.NewBinding(key.WithKeys("tab", "right", "l"), key.WithHelp("tab/→", "next page")),
+		PrevTab: key.NewBinding(key.WithKeys("shift+tab", "left", "h"), key.WithHelp("shift+tab/←", "previous page")),
+		Tab1:    key.NewBinding(key.WithKeys("1", "2", "3", "4", "5", "6"), key.WithHelp("1-6", "go to page")),
+		Up:      key.NewBinding(key.WithKeys("up", "k"), key.WithHelp("↑/k", "up")),
+		Down:    key.NewBinding(key.WithKeys("down", "j"), key.WithHelp("↓/j", "down")),
+		Select:  key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "select")),
+		Back:    key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "cancel")),
+		Yes:     key.NewBinding(key.WithKeys("y", "Y"), key.WithHelp("y", "yes")),
+		No:      key.NewBinding(key.WithKeys("n", "N", "esc"), key.WithHelp("n", "no")),
+		Lang:    key.NewBinding(key.WithKeys("L"), key.WithHelp("L", "English/日本語")),
+		Help:    key.NewBinding(key.WithKeys("?"), key.WithHelp("?", "help")),
+		Quit:    key.NewBinding(key.WithKeys("q", "ctrl+c"), key.WithHelp("q", "quit")),
+		PgUp:    key.NewBinding(key.WithKeys("pgup", "b"), key.WithHelp("pgup", "page up")),
+		PgDown:  key.NewBinding(key.WithKeys("pgdown", "f", " "), key.WithHelp("pgdn", "page down")),
+	}
+}
+
+// FullHelp groups the bindings for the help page.
+func (k KeyMap) FullHelp() [][]key.Binding {
+	return [][]key.Binding{
+		{k.NextTab, k.PrevTab, k.Tab1},
+		{k.Up, k.Down, k.PgUp, k.PgDown},
+		{k.Select, k.Back, k.Yes, k.No},
+		{k.Lang, k.Help, k.Quit},
+	}
+}
+
+// ShortHelp is the footer line.
+func (k KeyMap) ShortHelp() []key.Binding {
+	return []key.Binding{k.NextTab, k.Select, k.Lang, k.Help, k.Quit}
+}
