@@ -1,0 +1,91 @@
+package plantsim
+
+import (
+	"fmt"
+	"io"
+	"strings"
+)
+
+// WriteMapsMarkdown writes the register maps of every model as Markdown;
+// docs/register-maps.md is this output, checked current by a test.
+func WriteMapsMarkdown(w io.Writer) error {
+	var b strings.Builder
+	b.WriteString(`# Register maps
+
+Generated from the models (` + "`go test ./plant-sim -run TestRegisterMapsDoc -update-docs`" + `);
+` + "`icsrange plc --model M --print-map`" + ` prints the same.
+
+## One convention for every model
+
+| table | addresses (0-based) | holds |
+|---|---|---|
+| coils (FC1, FC5, FC15) | 0… | modes, commands, safety bypass |
+| discrete inputs (FC2) | 0… | feedback, alarms, trips |
+| input registers (FC4) | 0… | process values, uint16 scaled: 0–65535 spans the tag's min–max |
+| | 100… | the same values as IEEE-754 float32, two registers each, **high word first** |
+| | 200–207 | diagnostics: scan count, uptime (s), logic checksum (each uint32, high word first), mode (0 stop, 1 run, 2 program, 3 fault), scan period (ms) |
+| holding registers (FC3, FC6, FC16, FC23) | 0… | setpoints, limits, tuning, uint16 scaled |
+| | 100… | the same as float32, two registers each, high word first |
+
+Addresses between the blocks answer exception 02. **1-based references**
+(mbpoll's default ` + "`-r`" + `) are the 0-based address + 1; with ` + "`mbpoll -0`" + ` use the
+0-based address. mbpoll reads our floats with ` + "`-t 4:float -B`" + ` (its default word
+order is low word first). Modicon references (00001/10001/30001/40001) are
+given for HMI tools that want them.
+
+Writes land in the PLC's memory at the start of its next scan (OpenPLC
+style): a read right after a write returns what was written, the next scan
+clamps it to the tag's range. A float32 write of NaN is ignored.
+
+**Modbus/TCP Security roles** (TLS client certificates, role extension OID
+1.3.6.1.4.1.50316.802.1): ` + "`operator`" + ` may write modes, commands and setpoints;
+` + "`engineer`" + ` may also write limits, tuning and the bypass; any other role, or
+none, may only read. A refused write answers exception 01. Plain TCP clients
+may write everything, as on an unsecured PLC.
+
+**Safety layer.** Each model has an independent safety function that acts on
+ground truth, not on the PLC's measurements, and whose trip settings are not
+registers: no setpoint write defeats it. Only the ` + "`bypass`" + ` coil does.
+
+**Logic programs.** ` + "`standard`" + ` is the plant's program; ` + "`tampered`" + ` is a malicious
+replacement an inject can load. The logic checksum (input registers 204–205)
+tells them apart.
+`)
+	for _, name := range ModelNames() {
+		m := models[name]
+		fmt.Fprintf(&b, "\n## %s — %s\n\n%s\n\n", m.Name, m.Title, m.Desc)
+		b.WriteString("| table | 0-based | 1-based | Modicon | float32 (0-based) | tag | class | unit | range | write role | description |\n")
+		b.WriteString("|---|---|---|---|---|---|---|---|---|---|---|\n")
+		for _, e := range m.Map() {
+			fl, rng, role := "", "0/1", ""
+			if e.Float >= 0 {
+				fl = fmt.Sprintf("%d–%d", e.Float, e.Float+1)
+				rng = fmt.Sprintf("%g–%g", e.Min, e.Max)
+			}
+			if e.Class == "diagnostic" {
+				rng = "raw"
+			}
+			if e.Writable {
+				role = e.Role
+			}
+			fmt.Fprintf(&b, "| %s | %d | %d | %s | %s | `%s` | %s | %s | %s | %s | %s |\n",
+				e.Table, e.Address, e.Ref, e.Modicon, fl, e.Tag, e.Class, e.Unit, rng, role, e.Desc)
+		}
+		b.WriteString("\n**Parameters** (scenario `params:`)\n\n| name | default | range | unit | meaning |\n|---|---|---|---|---|\n")
+		for _, p := range m.Params {
+			fmt.Fprintf(&b, "| `%s` | %g | %g–%g | %s | %s |\n", p.Name, p.Default, p.Min, p.Max, p.Unit, p.Desc)
+		}
+		b.WriteString("\n**Faults** (management API, scenario `fault:` effect)\n\n")
+		for _, f := range m.AllFaults() {
+			fmt.Fprintf(&b, "- `%s`: %s\n", f.Name, f.Desc)
+		}
+		fmt.Fprintf(&b, "\n**Logic programs:** %s. ", strings.Join(m.Programs, ", "))
+		var sums []string
+		for i, p := range m.Programs {
+			sums = append(sums, fmt.Sprintf("%s = `%08X`", p, m.Checksum(i)))
+		}
+		fmt.Fprintf(&b, "Checksums: %s. **Safety incidents:** %s.\n", strings.Join(sums, ", "), strings.Join(m.Incidents, ", "))
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
