@@ -47,7 +47,13 @@ func runTest(ctx context.Context, sc *scenario.Scenario, yaml []byte, path strin
 		return res
 	}
 	defer os.RemoveAll(dir)
-	x, err := New(ctx, Config{Scenario: sc, ScenarioYAML: yaml, ScenarioPath: path, Teams: []string{TestTeam},
+	// The scripted team is the first; a scenario that needs more teams gets
+	// idle ones beside it.
+	teams := []string{TestTeam}
+	for i := 2; i <= sc.MinTeams; i++ {
+		teams = append(teams, fmt.Sprintf("idle-%d", i))
+	}
+	x, err := New(ctx, Config{Scenario: sc, ScenarioYAML: yaml, ScenarioPath: path, Teams: teams,
 		DataDir: dir, Backend: &inproc.Backend{}, BackendName: "inproc", Seed: 1})
 	if err != nil {
 		fail("create exercise: %v", err)

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"math"
 	"time"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/icsrange/icsrange/engine/backend"
 	"github.com/icsrange/icsrange/engine/scenario"
+	"github.com/icsrange/icsrange/engine/store"
 	plantsim "github.com/icsrange/icsrange/plant-sim"
 )
 
@@ -147,6 +149,11 @@ func (x *Exercise) tick(ctx context.Context) error {
 			return err
 		}
 	}
+	if t%SampleEvery == 0 {
+		if err := x.sample(ctx); err != nil {
+			return err
+		}
+	}
 	if t >= x.sc.Duration {
 		return x.end(ctx, "time", "schedule")
 	}
@@ -233,6 +240,42 @@ func (x *Exercise) evalTeam(ctx context.Context, rt *teamRT) error {
 	}
 	return nil
 }
+
+// SampleEvery is how often plant values are recorded for the report.
+const SampleEvery = 2 * time.Second
+
+// sample records every team's analog values, truth and reported, from the
+// buffers the tick just filled.
+func (x *Exercise) sample(ctx context.Context) error {
+	l := x.sc.Layout
+	samples := make([]store.Sample, 0, len(x.state.Teams))
+	for _, name := range x.state.Teams {
+		rt := x.rt[name]
+		plcs := make(map[string]map[string][2]float64, len(l.PLCs))
+		for pi, id := range l.PLCs {
+			tags := map[string][2]float64{}
+			for ti, t := range l.Model[pi].Tags {
+				if t.Table == plantsim.InputRegister {
+					tags[t.Name] = [2]float64{round4(rt.vals[pi].Truth[ti]), round4(rt.vals[pi].Reported[ti])}
+				}
+			}
+			plcs[id] = tags
+		}
+		b, err := json.Marshal(plcs)
+		if err != nil {
+			return err
+		}
+		samples = append(samples, store.Sample{Clock: x.clock, Team: name, Data: b})
+	}
+	if err := x.store.AppendSamples(ctx, samples); err != nil {
+		x.err = fmt.Errorf("event log failed, exercise stopped: %w", err)
+		return x.err
+	}
+	return nil
+}
+
+// round4 keeps samples small: four decimals are finer than any chart.
+func round4(v float64) float64 { return math.Round(v*1e4) / 1e4 }
 
 func cutKey(k string) (string, string, bool) {
 	for i := range len(k) {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/netip"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -36,7 +37,7 @@ func (l *loader) check(s *Spec) *Scenario {
 	if s.Version != 0 && s.Version != FormatVersion {
 		l.at("version", "format version %d is not supported (this icsrange reads version %d)", s.Version, FormatVersion)
 	}
-	if _, ok := l.pos["title"]; ok && s.Title.IsZero() {
+	if _, ok := l.pos["title"]; ok && l.decoded("title") && s.Title.IsZero() {
 		l.at("title", "title is empty")
 	}
 	sc.Duration = s.Duration.D()
@@ -74,8 +75,9 @@ func (l *loader) check(s *Spec) *Scenario {
 			v := id(i)
 			p := fmt.Sprintf("%s[%d].id", section, i)
 			switch {
-			case v == "":
+			case v == "" && l.decoded(fmt.Sprintf("%s[%d]", section, i)):
 				l.at(fmt.Sprintf("%s[%d]", section, i), "%s needs an id", kind)
+			case v == "":
 			case !idRe.MatchString(v):
 				l.at(p, "%s id %q: start with a letter; use lowercase letters, digits, _ and -", kind, v)
 			case ids[kind][v]:
@@ -106,19 +108,9 @@ func (l *loader) rule(rc *ruleCompiler, path, src string, asBool bool) *Rule {
 	}
 	r, errs := rc.compile(src, asBool)
 	for _, err := range errs {
-		col, msg := errColumn(err)
-		line, c := 0, 0
-		if pos, ok := l.pos[path]; ok {
-			line, c = pos.Line, pos.Column
-		}
-		if l.quoted[path] {
-			c++
-		}
-		if l.block[path] || strings.Contains(src, "\n") {
-			l.add(line, c, "rule: %s (at offset %d of the rule)", msg, col)
-			continue
-		}
-		l.add(line, c+col, "rule: %s", msg)
+		off, msg := errColumn(err)
+		line, col := l.rulePos(path, off)
+		l.add(line, col, "rule: %s", friendlyRuleMessage(msg))
 	}
 	return r
 }
@@ -126,7 +118,8 @@ func (l *loader) rule(rc *ruleCompiler, path, src string, asBool bool) *Rule {
 func (l *loader) checkPlant(s *Spec, sc *Scenario) map[string]map[string]bool {
 	ids := map[string]map[string]bool{"zone": {}, "plc": {}, "host": {}}
 	p := s.Plant
-	if len(p.Zones) == 0 {
+	_, havePlant := l.pos["plant"]
+	if len(p.Zones) == 0 && havePlant && l.decoded("plant") {
 		l.at("plant", "plant needs at least one zone")
 	}
 	for i, z := range p.Zones {
@@ -163,7 +156,7 @@ func (l *loader) checkPlant(s *Spec, sc *Scenario) map[string]map[string]bool {
 		}
 		sc.Conduits = append(sc.Conduits, backend.Conduit{From: c.From, To: c.To, Ports: c.Ports})
 	}
-	if len(p.PLCs) == 0 {
+	if len(p.PLCs) == 0 && havePlant && l.decoded("plant") {
 		l.at("plant", "plant needs at least one PLC")
 	}
 	for i, pl := range p.PLCs {
@@ -222,7 +215,10 @@ func (l *loader) checkPlant(s *Spec, sc *Scenario) map[string]map[string]bool {
 		zoneIndex[z] = i
 	}
 	used := map[string]bool{}
-	for _, h := range p.Hosts {
+	for i, h := range p.Hosts {
+		if h.Address != "" && used[h.Address] {
+			l.at(fmt.Sprintf("plant.hosts[%d].address", i), "address %s is already another host's", h.Address)
+		}
 		used[h.Address] = true
 	}
 	perZone := map[string]int{}
@@ -278,6 +274,7 @@ func (l *loader) checkInjects(s *Spec, sc *Scenario, rc *ruleCompiler) {
 			n++
 			inj.Trigger, inj.After, inj.Delay = TriggerAfter, in.After.Inject, in.After.Delay.D()
 			switch {
+			case in.After.Inject == "" && !l.decoded(path+".after"):
 			case in.After.Inject == "":
 				l.at(path+".after", "after needs an inject")
 			case in.After.Inject == in.ID:
@@ -310,19 +307,32 @@ func (l *loader) checkInjects(s *Spec, sc *Scenario, rc *ruleCompiler) {
 		sc.Injects = append(sc.Injects, inj)
 		sc.inject[in.ID] = inj
 	}
-	// after: chains must not loop.
+	// after: chains must not loop; each loop is reported once, at the
+	// injects in it.
+	reported := map[string]bool{}
 	for i, in := range sc.Injects {
-		seen := map[string]bool{in.ID: true}
+		if in.Trigger != TriggerAfter || reported[in.ID] || in.After == in.ID {
+			continue
+		}
+		order := []string{in.ID}
+		seen := map[string]int{in.ID: 0}
 		for cur := in; cur.Trigger == TriggerAfter; {
 			next, ok := sc.inject[cur.After]
 			if !ok {
 				break
 			}
-			if seen[next.ID] {
-				l.at(fmt.Sprintf("injects[%d].after", i), "inject %q is in an after: loop", in.ID)
+			if at, loop := seen[next.ID]; loop {
+				cycle := order[at:]
+				if slices.Contains(cycle, in.ID) {
+					for _, id := range cycle {
+						reported[id] = true
+					}
+					l.at(fmt.Sprintf("injects[%d].after", i), "injects %s wait for each other in a loop (after:)", strings.Join(cycle, " → "))
+				}
 				break
 			}
-			seen[next.ID] = true
+			seen[next.ID] = len(order)
+			order = append(order, next.ID)
 			cur = next
 		}
 	}
@@ -331,11 +341,11 @@ func (l *loader) checkInjects(s *Spec, sc *Scenario, rc *ruleCompiler) {
 func (l *loader) checkActions(s *Spec, sc *Scenario) {
 	for i, a := range s.Actions {
 		path := fmt.Sprintf("actions[%d]", i)
-		if a.Title.IsZero() {
-			l.at(path, "action %q needs a title", a.ID)
+		if a.Title.IsZero() && l.decoded(path) {
+			l.at(path+".title", "action %q needs a title", a.ID)
 		}
-		if len(a.Do) == 0 {
-			l.at(path, "action %q needs do: effects", a.ID)
+		if len(a.Do) == 0 && l.decoded(path) {
+			l.at(path+".do", "action %q needs do: effects", a.ID)
 		}
 		if a.Cost < 0 {
 			l.at(path+".cost", "cost %d is negative", a.Cost)
@@ -350,8 +360,8 @@ func (l *loader) checkActions(s *Spec, sc *Scenario) {
 func (l *loader) checkQuestions(s *Spec, sc *Scenario, rc *ruleCompiler) {
 	for i, q := range s.Questions {
 		path := fmt.Sprintf("questions[%d]", i)
-		if q.Prompt.IsZero() {
-			l.at(path, "question %q needs a prompt", q.ID)
+		if q.Prompt.IsZero() && l.decoded(path) {
+			l.at(path+".prompt", "question %q needs a prompt", q.ID)
 		}
 		m := q.Answer
 		n := 0
@@ -366,12 +376,15 @@ func (l *loader) checkQuestions(s *Spec, sc *Scenario, rc *ruleCompiler) {
 		}
 		if m.Regex != "" {
 			n++
-			if _, err := regexp.Compile(`^(?:` + m.Regex + `)$`); err != nil {
+			if _, err := regexp.Compile(m.Regex); err != nil {
 				l.at(path+".answer.regex", "bad regex: %v", err)
+				n = -1
+			} else if _, err := regexp.Compile(`^(?:` + m.Regex + `)$`); err != nil {
+				l.at(path+".answer.regex", "bad regex %q: it cannot be anchored to the whole answer", m.Regex)
 				n = -1
 			}
 		}
-		if n >= 0 && n != 1 {
+		if n >= 0 && n != 1 && l.decoded(path+".answer") {
 			l.at(path+".answer", "answer needs exactly one of exact, number, one_of, regex")
 		}
 		if m.Tolerance < 0 {
@@ -408,8 +421,8 @@ func (l *loader) checkHints(s *Spec, sc *Scenario, ids map[string]map[string]boo
 		if h.Cost < 0 {
 			l.at(path+".cost", "cost %d is negative", h.Cost)
 		}
-		if h.Text.IsZero() {
-			l.at(path, "hint %q needs text", h.ID)
+		if h.Text.IsZero() && l.decoded(path) {
+			l.at(path+".text", "hint %q needs text", h.ID)
 		}
 		hh := &Hint{ID: h.ID, For: h.For, Cost: h.Cost, Text: h.Text, Requestable: h.Request == nil || *h.Request}
 		if h.At != nil {
@@ -433,7 +446,7 @@ func (l *loader) checkObjectives(s *Spec, sc *Scenario, rc *ruleCompiler) {
 		if o.Penalty < 0 {
 			l.at(path+".penalty", "penalty %d is negative; it is points lost on failure", o.Penalty)
 		}
-		if o.When == "" && o.FailWhen == "" {
+		if o.When == "" && o.FailWhen == "" && l.decoded(path) {
 			l.at(path, "objective %q needs when, fail_when or both", o.ID)
 		}
 		if o.When != "" {
@@ -457,7 +470,7 @@ func (l *loader) checkObjectives(s *Spec, sc *Scenario, rc *ruleCompiler) {
 			sum += p.Points
 			ob.Partial = append(ob.Partial, Partial{When: l.rule(rc, pp+".when", p.When, true), Points: p.Points})
 		}
-		if sum > o.Points {
+		if len(o.Partial) > 0 && o.Points >= 0 && sum > o.Points {
 			l.at(path+".partial", "partial credit adds up to %d, more than the objective's %d points", sum, o.Points)
 		}
 		sc.Objectives = append(sc.Objectives, ob)
@@ -470,7 +483,7 @@ var objectiveStates = map[string]bool{"achieved": true, "failed": true, "pending
 func (l *loader) checkTests(s *Spec, sc *Scenario) {
 	for i, t := range s.Tests {
 		path := fmt.Sprintf("tests[%d]", i)
-		if t.Name == "" {
+		if t.Name == "" && l.decoded(path) {
 			l.at(path, "test needs a name")
 		}
 		var last time.Duration
@@ -604,7 +617,7 @@ func tagOf(m *plantsim.Model, name string, tables ...plantsim.Table) (string, er
 			return name, nil
 		}
 	}
-	return "", fmt.Errorf("tag %s is a %s, not a %s", name, m.Tags[i].Table, prefixes(tables))
+	return "", fmt.Errorf("tag %s is %s, not %s", name, article(m.Tags[i].Table.String()), article(prefixes(tables)))
 }
 
 func prefixes(ts []plantsim.Table) string {
@@ -613,4 +626,12 @@ func prefixes(ts []plantsim.Table) string {
 		s = append(s, t.String())
 	}
 	return strings.Join(s, " or ")
+}
+
+// article puts "a" or "an" before a noun.
+func article(s string) string {
+	if s != "" && strings.ContainsRune("aeiouAEIOU", rune(s[0])) {
+		return "an " + s
+	}
+	return "a " + s
 }

@@ -2,7 +2,6 @@ package scenario
 
 import (
 	"sort"
-	"strings"
 
 	"github.com/goccy/go-yaml"
 	"github.com/goccy/go-yaml/ast"
@@ -123,50 +122,6 @@ func EffectKinds() []string {
 	}
 	sort.Strings(out)
 	return out
-}
-
-// UnmarshalYAML decodes the one-key map and checks the kind's fields.
-func (e *EffectSpec) UnmarshalYAML(node ast.Node) error {
-	node = unwrap(node)
-	if tk := node.GetToken(); tk != nil {
-		e.line, e.col = tk.Position.Line, tk.Position.Column
-	}
-	m, ok := node.(*ast.MappingNode)
-	if !ok || len(m.Values) != 1 {
-		return posErr(node, "an effect is a map with one key, its kind (one of %s)", strings.Join(EffectKinds(), ", "))
-	}
-	kv := m.Values[0]
-	e.Kind = kv.Key.String()
-	kind, ok := effectKinds[e.Kind]
-	if !ok {
-		return posErr(kv.Key, "unknown effect %q (one of %s)", e.Kind, strings.Join(EffectKinds(), ", "))
-	}
-	val := unwrap(kv.Value)
-	args, ok := val.(*ast.MappingNode)
-	if !ok {
-		return posErr(kv.Value, "effect %s takes a map of fields: %s", e.Kind, strings.Join(append(kind.required, kind.optional...), ", "))
-	}
-	if err := yaml.NodeToValue(args, &e.Args, yaml.Strict()); err != nil {
-		return err
-	}
-	allowed := map[string]bool{}
-	for _, f := range append(kind.required, kind.optional...) {
-		allowed[f] = true
-	}
-	present := map[string]bool{}
-	for _, f := range args.Values {
-		k := f.Key.String()
-		present[k] = true
-		if !allowed[k] {
-			return posErr(f.Key, "effect %s has no field %q (it takes %s)", e.Kind, k, strings.Join(append(kind.required, kind.optional...), ", "))
-		}
-	}
-	for _, f := range kind.required {
-		if !present[f] {
-			return posErr(kv.Key, "effect %s needs %s", e.Kind, f)
-		}
-	}
-	return nil
 }
 
 // JSONSchema describes an effect: one of the kinds, each with its fields.

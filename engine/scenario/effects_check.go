@@ -15,7 +15,7 @@ const maxReplayWindow = 60 * time.Second
 func (l *loader) effects(sc *Scenario, path string, specs []EffectSpec) []backend.Effect {
 	var out []backend.Effect
 	for j, es := range specs {
-		if es.Kind == "" {
+		if es.Kind == "" || !l.decoded(fmt.Sprintf("%s[%d]", path, j)) {
 			continue // decoding already reported it
 		}
 		base := fmt.Sprintf("%s[%d].%s", path, j, es.Kind)

@@ -1,17 +1,12 @@
 package scenario
 
 import (
-	"errors"
 	"fmt"
 	"os"
-	"reflect"
 	"sort"
-	"strconv"
 	"strings"
 
-	"github.com/goccy/go-yaml"
 	"github.com/goccy/go-yaml/ast"
-	"github.com/goccy/go-yaml/parser"
 	"github.com/goccy/go-yaml/token"
 )
 
@@ -92,11 +87,12 @@ func Load(name string, data []byte) (*Scenario, error) {
 type loader struct {
 	file   string
 	errs   Errors
-	pos    map[string]token.Position // YAML path → position of its value
-	keys   map[string]token.Position // YAML path → position of its key
-	quoted map[string]bool           // YAML path → value is a quoted string
-	block  map[string]bool           // YAML path → value is a block scalar
-	failed map[string]bool           // YAML paths whose decoding failed
+	pos     map[string]token.Position // YAML path → position of its value
+	keys    map[string]token.Position // YAML path → position of its key
+	tok     map[string]*token.Token   // YAML path → its value's first token
+	failed  map[string]bool           // YAML paths whose decoding failed
+	lines   []string                  // the source, for positions inside rules
+	anchors map[string]ast.Node
 }
 
 // decoded reports whether a path decoded cleanly; checks that a value is
@@ -161,154 +157,3 @@ func parentPath(p string) string {
 	return p[:i]
 }
 
-// yamlErr converts a decoding error into positioned Errors.
-func (l *loader) yamlErr(err error, fallback ast.Node) {
-	var pe *posError
-	if errors.As(err, &pe) {
-		l.add(pe.line, pe.col, "%s", pe.msg)
-		return
-	}
-	var ye interface {
-		GetToken() *token.Token
-		GetMessage() string
-	}
-	if errors.As(err, &ye) {
-		msg := ye.GetMessage()
-		if tk := ye.GetToken(); tk != nil {
-			l.add(tk.Position.Line, tk.Position.Column, "%s", cleanYAMLMessage(msg))
-			return
-		}
-	}
-	line, col := 0, 0
-	if fallback != nil && fallback.GetToken() != nil {
-		line, col = fallback.GetToken().Position.Line, fallback.GetToken().Position.Column
-	}
-	l.add(line, col, "%s", cleanYAMLMessage(err.Error()))
-}
-
-// cleanYAMLMessage turns Go type names in decoder messages into words a
-// scenario author knows.
-func cleanYAMLMessage(msg string) string {
-	r := strings.NewReplacer(
-		"scenario.Duration", "duration", "scenario.Text", "text", "scenario.Number", "number",
-		"[]scenario.", "list of ", "scenario.", "", "*", "", "float64", "number", "int", "integer",
-	)
-	return r.Replace(msg)
-}
-
-func (l *loader) decode(data []byte) *Spec {
-	file, err := parser.ParseBytes(data, 0)
-	if err != nil {
-		l.yamlErr(err, nil)
-		return nil
-	}
-	if len(file.Docs) != 1 || file.Docs[0].Body == nil {
-		l.add(1, 1, "a scenario file holds exactly one YAML document")
-		return nil
-	}
-	root, ok := unwrap(file.Docs[0].Body).(*ast.MappingNode)
-	if !ok {
-		tk := file.Docs[0].Body.GetToken()
-		l.add(tk.Position.Line, tk.Position.Column, "a scenario is a map of id, title, plant, injects, …")
-		return nil
-	}
-	l.keys = map[string]token.Position{}
-	l.quoted, l.block, l.failed = map[string]bool{}, map[string]bool{}, map[string]bool{}
-	l.index(root, "")
-	l.pos[""] = *root.GetToken().Position
-
-	spec := &Spec{}
-	sv := reflect.ValueOf(spec).Elem()
-	fields := yamlFields(sv.Type())
-	seen := map[string]bool{}
-	for _, kv := range root.Values {
-		key := kv.Key.String()
-		kpos := kv.Key.GetToken().Position
-		if seen[key] {
-			l.add(kpos.Line, kpos.Column, "duplicate key %q", key)
-			continue
-		}
-		seen[key] = true
-		fi, ok := fields[key]
-		if !ok {
-			l.add(kpos.Line, kpos.Column, "unknown field %q (known: %s)", key, strings.Join(sortedKeys(fields), ", "))
-			continue
-		}
-		fv := sv.Field(fi)
-		val := unwrap(kv.Value)
-		if fv.Kind() == reflect.Slice {
-			if _, null := val.(*ast.NullNode); null {
-				continue
-			}
-			seq, ok := val.(*ast.SequenceNode)
-			if !ok {
-				pos := val.GetToken().Position
-				l.add(pos.Line, pos.Column, "%s must be a list", key)
-				continue
-			}
-			// Each element decodes on its own so one bad inject doesn't hide
-			// the problems of the next.
-			for i, el := range seq.Values {
-				ev := reflect.New(fv.Type().Elem())
-				if err := yaml.NodeToValue(el, ev.Interface(), yaml.Strict()); err != nil {
-					l.yamlErr(err, el)
-					l.failed[key+"["+strconv.Itoa(i)+"]"] = true
-				}
-				fv.Set(reflect.Append(fv, ev.Elem()))
-			}
-			continue
-		}
-		if err := yaml.NodeToValue(kv.Value, fv.Addr().Interface(), yaml.Strict()); err != nil {
-			l.yamlErr(err, kv.Value)
-			l.failed[key] = true
-		}
-	}
-	for _, req := range []string{"id", "version", "title", "duration", "plant"} {
-		if !seen[req] {
-			l.add(1, 1, "missing required field %q", req)
-		}
-	}
-	return spec
-}
-
-func yamlFields(t reflect.Type) map[string]int {
-	out := map[string]int{}
-	for i := range t.NumField() {
-		name, _, _ := strings.Cut(t.Field(i).Tag.Get("yaml"), ",")
-		if name != "" && name != "-" {
-			out[name] = i
-		}
-	}
-	return out
-}
-
-// index records the position of every value and key by path.
-func (l *loader) index(n ast.Node, path string) {
-	n = unwrap(n)
-	if n == nil || n.GetToken() == nil {
-		return
-	}
-	tk := n.GetToken()
-	l.pos[path] = *tk.Position
-	switch tk.Type {
-	case token.DoubleQuoteType, token.SingleQuoteType:
-		l.quoted[path] = true
-	}
-	switch v := n.(type) {
-	case *ast.LiteralNode:
-		l.block[path] = true
-	case *ast.MappingNode:
-		for _, kv := range v.Values {
-			p := kv.Key.String()
-			if path != "" {
-				p = path + "." + p
-			}
-			l.keys[p] = *kv.Key.GetToken().Position
-			l.index(kv.Value, p)
-		}
-	case *ast.SequenceNode:
-		for i, el := range v.Values {
-			l.index(el, path+"["+strconv.Itoa(i)+"]")
-		}
-	}
-}

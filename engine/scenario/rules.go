@@ -153,7 +153,11 @@ func (c *ruleCompiler) compile(src string, asBool bool) (*Rule, []error) {
 	}
 	prog, err := expr.Compile(src, opts...)
 	for n := range p.open {
-		p.fail(n, "write %s.<name>.<field>, e.g. plant.%s.%s", n.Value, firstOr(c.layout.PLCs, "plc"), "level")
+		if n.Value == "host" {
+			p.fail(n, "write host.<name>.up, e.g. host.%s.up", firstOr(c.layout.Hosts, "hmi"))
+			continue
+		}
+		p.fail(n, "write %s.<plc>.<tag>, e.g. %s.%s.level", n.Value, n.Value, firstOr(c.layout.PLCs, "tank"))
 	}
 	if len(p.errs) > 0 {
 		return nil, p.errs
@@ -294,7 +298,7 @@ func (p *patcher) Visit(node *ast.Node) {
 		}
 		s, ok := n.Arguments[0].(*ast.StringNode)
 		if !ok {
-			p.fail(n.Arguments[0], "%s takes a %s id as a quoted string", callee.Value, kind)
+			p.fail(n.Arguments[0], "%s takes %s id as a quoted string", callee.Value, article(kind))
 			return
 		}
 		if !p.c.ids[kind][s.Value] {

@@ -103,17 +103,17 @@ func (d *Duration) UnmarshalYAML(node ast.Node) error {
 	node = unwrap(node)
 	s, ok := scalarString(node)
 	if !ok {
-		return posErr(node, "want a duration like 90s, 5m or 1h30m")
+		return posErr(node, "want a duration like 90s, 5m or 1h30m, got %s", describe(node))
 	}
 	if _, isNum := node.(*ast.IntegerNode); isNum && s != "0" {
-		return posErr(node, "duration %s has no unit: write %ss or %sm", s, s, s)
+		return posErr(node, "%s has no unit: write %ss or %sm", s, s, s)
 	}
 	v, err := time.ParseDuration(strings.TrimSpace(s))
 	if err != nil {
-		return posErr(node, "bad duration %q: want a duration like 90s, 5m or 1h30m", s)
+		return posErr(node, "%q is not a duration like 90s, 5m or 1h30m", s)
 	}
 	if v < 0 {
-		return posErr(node, "duration %s is negative", s)
+		return posErr(node, "%s is negative", s)
 	}
 	*d = Duration(v)
 	return nil

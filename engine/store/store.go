@@ -267,3 +267,60 @@ func (s *Store) Checkpoint(ctx context.Context) (time.Duration, []byte, error) {
 	}
 	return time.Duration(c), plant, nil
 }
+
+// Sample is one team's plant values at one exercise time.
+type Sample struct {
+	Clock time.Duration
+	Team  string
+	Data  json.RawMessage
+}
+
+// AppendSamples writes samples in one transaction; a sample already taken
+// at that time (after a resume) is kept as it was.
+func (s *Store) AppendSamples(ctx context.Context, samples []Sample) error {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("append samples: %w", err)
+	}
+	defer tx.Rollback()
+	stmt, err := tx.PrepareContext(ctx, "INSERT OR IGNORE INTO samples (clock, team, data) VALUES (?, ?, ?)")
+	if err != nil {
+		return fmt.Errorf("append samples: %w", err)
+	}
+	defer stmt.Close()
+	for _, sm := range samples {
+		if _, err := stmt.ExecContext(ctx, int64(sm.Clock), sm.Team, string(sm.Data)); err != nil {
+			return fmt.Errorf("append sample: %w", err)
+		}
+	}
+	return tx.Commit()
+}
+
+// Samples calls fn for every sample of a team ("" = all) in time order.
+func (s *Store) Samples(ctx context.Context, team string, fn func(Sample) error) error {
+	q := "SELECT clock, team, data FROM samples"
+	var args []any
+	if team != "" {
+		q += " WHERE team = ?"
+		args = append(args, team)
+	}
+	q += " ORDER BY clock, team"
+	rows, err := s.db.QueryContext(ctx, q, args...)
+	if err != nil {
+		return fmt.Errorf("read samples: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var sm Sample
+		var c int64
+		var data string
+		if err := rows.Scan(&c, &sm.Team, &data); err != nil {
+			return err
+		}
+		sm.Clock, sm.Data = time.Duration(c), json.RawMessage(data)
+		if err := fn(sm); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
