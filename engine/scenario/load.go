@@ -85,8 +85,8 @@ func Load(name string, data []byte) (*Scenario, error) {
 }
 
 type loader struct {
-	file   string
-	errs   Errors
+	file    string
+	errs    Errors
 	pos     map[string]token.Position // YAML path → position of its value
 	keys    map[string]token.Position // YAML path → position of its key
 	tok     map[string]*token.Token   // YAML path → its value's first token
@@ -156,4 +156,3 @@ func parentPath(p string) string {
 	}
 	return p[:i]
 }
-
