@@ -439,7 +439,10 @@ func (l *loader) checkHints(s *Spec, sc *Scenario, ids map[string]map[string]boo
 func (l *loader) checkObjectives(s *Spec, sc *Scenario, rc *ruleCompiler) {
 	for i, o := range s.Objectives {
 		path := fmt.Sprintf("objectives[%d]", i)
-		ob := &Objective{ID: o.ID, Title: o.Title, Points: o.Points, For: o.For.D(), Penalty: o.Penalty}
+		ob := &Objective{ID: o.ID, Title: o.Title, Category: o.Category, Points: o.Points, For: o.For.D(), Penalty: o.Penalty}
+		if o.Category != "" && !slices.Contains(ObjectiveCategories, o.Category) {
+			l.at(path+".category", "category %q is not one of %s", o.Category, strings.Join(ObjectiveCategories, ", "))
+		}
 		if o.Points < 0 {
 			l.at(path+".points", "points %d is negative", o.Points)
 		}

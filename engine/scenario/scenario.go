@@ -105,10 +105,14 @@ type Hint struct {
 	Requestable bool
 }
 
+// Objective categories.
+var ObjectiveCategories = []string{"detect", "attribute", "contain", "recover", "safety"}
+
 // Objective is a compiled objective.
 type Objective struct {
 	ID       string
 	Title    Text
+	Category string
 	Points   int
 	When     *Rule
 	For      time.Duration

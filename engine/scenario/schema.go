@@ -55,3 +55,12 @@ func (ExpectSpec) JSONSchemaExtend(s *jsonschema.Schema) {
 		o.AdditionalProperties = &jsonschema.Schema{Type: "string", Enum: []any{"achieved", "failed", "pending"}}
 	}
 }
+
+// JSONSchemaExtend lists the objective categories.
+func (ObjectiveSpec) JSONSchemaExtend(s *jsonschema.Schema) {
+	if c, ok := s.Properties.Get("category"); ok {
+		for _, n := range ObjectiveCategories {
+			c.Enum = append(c.Enum, n)
+		}
+	}
+}

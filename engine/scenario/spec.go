@@ -217,6 +217,10 @@ type ObjectiveSpec struct {
 	ID string `yaml:"id"`
 	// Display name.
 	Title Text `yaml:"title,omitempty"`
+	// What the objective measures, for the debrief: detect, attribute,
+	// contain, recover or safety. The report's time-to-detect and
+	// time-to-contain come from the first detect and contain objectives.
+	Category string `yaml:"category,omitempty"`
 	// Points when achieved.
 	Points int `yaml:"points"`
 	// Achievement rule (expr boolean).
