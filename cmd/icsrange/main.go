@@ -34,6 +34,7 @@ type command struct {
 
 func (m *Main) commands() []command {
 	return []command{
+		{"report", "the after-action report of an exercise (html, json, csv)", (*Main).runReport},
 		{"tui", "the team's terminal UI, locally or over the internet", (*Main).runTUI},
 		{"validate", "check scenario files; every problem as FILE:LINE:COL", (*Main).runValidate},
 		{"run", "run an exercise: plants, injects, scoring, scoreboard", (*Main).runRun},

@@ -15,6 +15,7 @@ import (
 	"github.com/icsrange/icsrange/engine"
 	"github.com/icsrange/icsrange/engine/backend"
 	"github.com/icsrange/icsrange/engine/backend/inproc"
+	"github.com/icsrange/icsrange/engine/report"
 	"github.com/icsrange/icsrange/engine/scenario"
 	"github.com/icsrange/icsrange/engine/store"
 	"github.com/icsrange/icsrange/scoreboard"
@@ -112,7 +113,13 @@ func (m *Main) runRun(ctx context.Context, args []string) error {
 		}
 	}
 	defer x.Close()
-	sb := scoreboard.New(x, scoreboard.Options{Origins: o.origins})
+	sb := scoreboard.New(x, scoreboard.Options{Origins: o.origins, Report: func(ctx context.Context, format string, w io.Writer) (string, error) {
+		r, err := report.Build(ctx, x.Store())
+		if err != nil {
+			return "", err
+		}
+		return report.ContentType(format), r.Write(w, format)
+	}})
 	sctx, stopServer := context.WithCancel(context.Background())
 	var serveWG sync.WaitGroup
 	serveWG.Go(func() { sb.Start(sctx) })
@@ -156,6 +163,11 @@ func (m *Main) runRun(ctx context.Context, args []string) error {
 		return runErr
 	}
 	m.printFinal(x)
+	files, err := writeReports(context.Background(), x)
+	if err != nil {
+		return fmt.Errorf("after-action report: %w", err)
+	}
+	fmt.Fprintf(m.Stdout, "\nAfter-action report: %s\n", strings.Join(files, ", "))
 	return nil
 }
 
