@@ -140,9 +140,9 @@ func (x *Exercise) testStep(ctx context.Context, st scenario.StepSpec) error {
 	case st.Adjust != nil:
 		return x.Adjust(ctx, TestTeam, st.Adjust.Points, st.Adjust.Reason)
 	case st.ModbusWrite != nil:
-		return x.traineeWrite(ctx, backend.KindModbusWrite, st.ModbusWrite.PLC, st.ModbusWrite.Register, st.ModbusWrite.Value)
+		return x.traineeWrite(ctx, backend.KindModbusWrite, st.ModbusWrite.PLC, st.ModbusWrite.Register, float64(st.ModbusWrite.Value))
 	case st.CoilWrite != nil:
-		return x.traineeWrite(ctx, backend.KindCoilWrite, st.CoilWrite.PLC, st.CoilWrite.Coil, st.CoilWrite.Value)
+		return x.traineeWrite(ctx, backend.KindCoilWrite, st.CoilWrite.PLC, st.CoilWrite.Coil, float64(st.CoilWrite.Value))
 	}
 	return nil
 }

@@ -56,7 +56,7 @@ func TestValidateExitCodes(t *testing.T) {
 	if code != 1 {
 		t.Fatalf("bad scenario: exit %d", code)
 	}
-	for _, want := range []string{bad + ":4:11: duration 5 has no unit", bad + ":5:49: unknown model \"nope\""} {
+	for _, want := range []string{bad + ":4:11: duration: 5 has no unit", bad + ":5:49: unknown model \"nope\""} {
 		if !strings.Contains(stderr, want) {
 			t.Errorf("stderr lacks %q:\n%s", want, stderr)
 		}

@@ -34,7 +34,7 @@ func (l *loader) check(s *Spec) *Scenario {
 	if s.ID != "" && !scenarioIDRe.MatchString(s.ID) {
 		l.at("id", "scenario id %q: use lowercase letters, digits and dashes", s.ID)
 	}
-	if s.Version != 0 && s.Version != FormatVersion {
+	if _, ok := l.pos["version"]; ok && l.decoded("version") && s.Version != FormatVersion {
 		l.at("version", "format version %d is not supported (this icsrange reads version %d)", s.Version, FormatVersion)
 	}
 	if _, ok := l.pos["title"]; ok && l.decoded("title") && s.Title.IsZero() {
@@ -116,7 +116,7 @@ func (l *loader) rule(rc *ruleCompiler, path, src string, asBool bool) *Rule {
 }
 
 func (l *loader) checkPlant(s *Spec, sc *Scenario) map[string]map[string]bool {
-	ids := map[string]map[string]bool{"zone": {}, "plc": {}, "host": {}}
+	ids := map[string]map[string]bool{"zone": {}, "plc": {}, "host": {}, "conduit": {}}
 	p := s.Plant
 	_, havePlant := l.pos["plant"]
 	if len(p.Zones) == 0 && havePlant && l.decoded("plant") {
@@ -149,6 +149,7 @@ func (l *loader) checkPlant(s *Spec, sc *Scenario) map[string]map[string]bool {
 			l.at(path, "duplicate conduit %s → %s", c.From, c.To)
 		}
 		seenConduit[[2]string{c.From, c.To}] = true
+		ids["conduit"][c.From+">"+c.To] = true
 		for j, port := range c.Ports {
 			if port < 1 || port > 65535 {
 				l.at(fmt.Sprintf("%s.ports[%d]", path, j), "port %d is outside 1..65535", port)
@@ -300,7 +301,7 @@ func (l *loader) checkInjects(s *Spec, sc *Scenario, rc *ruleCompiler) {
 		}
 		for j, t := range in.Tags {
 			if !attackRe.MatchString(t) {
-				l.at(fmt.Sprintf("%s.tags[%d]", path, j), "tag %q is not an ATT&CK for ICS technique id (T08xx)", t)
+				l.at(fmt.Sprintf("%s.tags[%d]", path, j), "tag %q is not an ATT&CK for ICS technique id (T0800–T0999)", t)
 			}
 		}
 		inj.Effects = l.effects(sc, path+".do", in.Do)
@@ -540,6 +541,9 @@ func (l *loader) checkTests(s *Spec, sc *Scenario) {
 				n++
 				if st.Adjust.Reason == "" {
 					l.at(sp+".adjust", "an adjustment needs a reason")
+				}
+				if p := st.Adjust.Points; p == 0 || p > 100000 || p < -100000 {
+					l.at(sp+".adjust.points", "adjustment of %d points is out of range (nonzero, within ±100000)", p)
 				}
 			}
 			if n != 1 {

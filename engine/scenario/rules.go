@@ -281,14 +281,20 @@ func (p *patcher) Visit(node *ast.Node) {
 		}
 		kind, ok := helperIDs[callee.Value]
 		if !ok {
-			if callee.Value == "conduit_open" {
-				for _, a := range n.Arguments {
-					s, ok := a.(*ast.StringNode)
-					if !ok {
-						p.fail(a, "conduit_open takes zone ids as quoted strings")
-					} else if !p.c.ids["zone"][s.Value] {
-						p.fail(a, "unknown zone %q", s.Value)
-					}
+			if callee.Value == "conduit_open" && len(n.Arguments) == 2 {
+				from, ok1 := n.Arguments[0].(*ast.StringNode)
+				to, ok2 := n.Arguments[1].(*ast.StringNode)
+				switch {
+				case !ok1:
+					p.fail(n.Arguments[0], "conduit_open takes two zone ids as quoted strings")
+				case !ok2:
+					p.fail(n.Arguments[1], "conduit_open takes two zone ids as quoted strings")
+				case !p.c.ids["zone"][from.Value]:
+					p.fail(from, "unknown zone %q", from.Value)
+				case !p.c.ids["zone"][to.Value]:
+					p.fail(to, "unknown zone %q", to.Value)
+				case !p.c.ids["conduit"][from.Value+">"+to.Value]:
+					p.fail(n, "the plant has no conduit %s → %s", from.Value, to.Value)
 				}
 			}
 			return

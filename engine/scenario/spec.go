@@ -163,7 +163,7 @@ type QuestionSpec struct {
 	Prompt Text `yaml:"prompt"`
 	// How answers are checked.
 	Answer MatcherSpec `yaml:"answer"`
-	// Attempts allowed; default 3, 0 means unlimited is not allowed.
+	// Attempts allowed, 1..100; default 3.
 	Attempts int `yaml:"attempts,omitempty"`
 	// Points lost per wrong answer.
 	Penalty int `yaml:"penalty,omitempty"`
@@ -283,8 +283,8 @@ type TraineeWrite struct {
 	Register string `yaml:"register,omitempty"`
 	// Coil tag (coil_write).
 	Coil string `yaml:"coil,omitempty"`
-	// Engineering value (1/0 for coils).
-	Value float64 `yaml:"value"`
+	// Engineering value (true/false or 1/0 for coils).
+	Value Number `yaml:"value"`
 }
 
 // AdjustSpec is an instructor's score adjustment.

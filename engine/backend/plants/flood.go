@@ -1,4 +1,4 @@
-package inproc
+package plants
 
 import (
 	"net"
@@ -14,6 +14,8 @@ import (
 // Requests are paced so the attack loads the PLC, not the engine's CPU.
 type flood struct {
 	until time.Duration // exercise time the flood ends
+	from  string        // source host
+	zone  string        // target PLC's zone
 	done  chan struct{}
 	wg    sync.WaitGroup
 	once  sync.Once

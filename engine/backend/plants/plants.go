@@ -1,0 +1,506 @@
+// Package plants is the part of a deployment every backend shares: each
+// team's PLCs behind a small handle, the plant's logical network (hosts up
+// or down, conduits open or cut) and the effects applied to them. A backend
+// provisions PLCs its own way (in this process, as processes Terraform
+// starts, …) and hands the handles over.
+package plants
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"runtime"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/icsrange/icsrange/engine/backend"
+	plantsim "github.com/icsrange/icsrange/plant-sim"
+	"github.com/icsrange/icsrange/plant-sim/modbus"
+)
+
+// PLC is a handle on one PLC: in this process (*plantsim.PLC behind an
+// adapter) or behind its management API (plantsim.MgmtClient).
+type PLC interface {
+	Apply(ctx context.Context, e plantsim.Effect) error
+	// Advance drives the PLC to exercise time t and refreshes its values.
+	Advance(ctx context.Context, t time.Duration) error
+	Read(v *plantsim.Values) error
+	Save(ctx context.Context) (*plantsim.Snapshot, error)
+	Restore(ctx context.Context, s *plantsim.Snapshot) error
+}
+
+// Endpoint is a provisioned PLC: its handle and where Modbus clients reach it.
+type Endpoint struct {
+	Spec   backend.PLC
+	Handle PLC
+	Modbus string // host:port
+	Mgmt   string // management API address, if any
+}
+
+// Deployment is every team's plant.
+type Deployment struct {
+	plan    backend.Plan
+	teams   map[string]*team
+	order   []string
+	closeFn func() error
+	saved   []byte
+}
+
+type team struct {
+	name  string
+	plcs  map[string]*Endpoint
+	order []string
+
+	mu       sync.Mutex
+	hostDown map[string]bool
+	cut      map[[2]string]bool
+	floods   []*flood
+}
+
+// New assembles a deployment from provisioned PLCs (team → PLCs in plan
+// order). closeFn releases what the backend holds in this process; saved
+// is what its Recover needs.
+func New(plan backend.Plan, plcs map[string][]*Endpoint, saved []byte, closeFn func() error) *Deployment {
+	d := &Deployment{plan: plan, teams: map[string]*team{}, closeFn: closeFn, saved: saved}
+	for _, name := range plan.Teams {
+		t := &team{name: name, plcs: map[string]*Endpoint{}, hostDown: map[string]bool{}, cut: map[[2]string]bool{}}
+		for _, ep := range plcs[name] {
+			t.plcs[ep.Spec.ID] = ep
+			t.order = append(t.order, ep.Spec.ID)
+		}
+		d.teams[name] = t
+		d.order = append(d.order, name)
+	}
+	return d
+}
+
+// Endpoints lists every team's PLCs.
+func (d *Deployment) Endpoints() []backend.Endpoint {
+	var out []backend.Endpoint
+	for _, name := range d.order {
+		t := d.teams[name]
+		for _, id := range t.order {
+			p := t.plcs[id]
+			out = append(out, backend.Endpoint{Team: name, PLC: id, Model: p.Spec.Model, Modbus: p.Modbus, UnitID: p.Spec.UnitID, Mgmt: p.Mgmt})
+		}
+	}
+	return out
+}
+
+// Handle returns a team's PLC handle.
+func (d *Deployment) Handle(teamName, id string) (PLC, bool) {
+	t, ok := d.teams[teamName]
+	if !ok {
+		return nil, false
+	}
+	p, ok := t.plcs[id]
+	if !ok {
+		return nil, false
+	}
+	return p.Handle, true
+}
+
+// Advance drives every PLC to t, in parallel (remote PLCs answer over the
+// network), and ends floods that are due.
+func (d *Deployment) Advance(ctx context.Context, t time.Duration) error {
+	var all []*Endpoint
+	for _, name := range d.order {
+		tm := d.teams[name]
+		for _, id := range tm.order {
+			all = append(all, tm.plcs[id])
+		}
+	}
+	if err := parallel(ctx, len(all), func(i int) error {
+		if err := all[i].Handle.Advance(ctx, t); err != nil {
+			return fmt.Errorf("advance plc %s: %w", all[i].Spec.ID, err)
+		}
+		return nil
+	}); err != nil {
+		return err
+	}
+	for _, name := range d.order {
+		tm := d.teams[name]
+		tm.mu.Lock()
+		live := tm.floods[:0]
+		for _, f := range tm.floods {
+			if t >= f.until {
+				f.stop()
+			} else {
+				live = append(live, f)
+			}
+		}
+		tm.floods = live
+		tm.mu.Unlock()
+	}
+	return nil
+}
+
+// parallel runs fn for 0..n-1 on up to GOMAXPROCS×4 goroutines (a small n
+// runs inline: goroutines would cost more than they save).
+func parallel(ctx context.Context, n int, fn func(int) error) error {
+	if n <= 8 {
+		for i := range n {
+			if err := fn(i); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	workers := min(n, runtime.GOMAXPROCS(0)*4)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var first error
+	next := make(chan int)
+	for range workers {
+		wg.Go(func() {
+			for i := range next {
+				if err := fn(i); err != nil {
+					mu.Lock()
+					if first == nil {
+						first = err
+					}
+					mu.Unlock()
+				}
+			}
+		})
+	}
+	for i := range n {
+		if ctx.Err() != nil {
+			break
+		}
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	if first == nil {
+		first = ctx.Err()
+	}
+	return first
+}
+
+func (d *Deployment) lookup(teamName, id string) (*team, *Endpoint, error) {
+	t, ok := d.teams[teamName]
+	if !ok {
+		return nil, nil, fmt.Errorf("unknown team %q", teamName)
+	}
+	if id == "" {
+		return t, nil, nil
+	}
+	p, ok := t.plcs[id]
+	if !ok {
+		return nil, nil, fmt.Errorf("team %s has no PLC %q", teamName, id)
+	}
+	return t, p, nil
+}
+
+// Read fills v with a PLC's values.
+func (d *Deployment) Read(teamName, id string, v *plantsim.Values) error {
+	_, p, err := d.lookup(teamName, id)
+	if err != nil {
+		return err
+	}
+	return p.Handle.Read(v)
+}
+
+var errBlocked = errors.New("blocked")
+
+// reach says whether a host can reach a zone on a TCP port through the
+// conduits that are not cut, and why not when it can't.
+func (d *Deployment) reach(t *team, hostID, zone string, port int) error {
+	var h *backend.Host
+	for i := range d.plan.Hosts {
+		if d.plan.Hosts[i].ID == hostID {
+			h = &d.plan.Hosts[i]
+		}
+	}
+	if h == nil {
+		return fmt.Errorf("unknown host %q", hostID)
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.hostDown[hostID] {
+		return fmt.Errorf("%w: host %s is stopped", errBlocked, hostID)
+	}
+	seen := map[string]bool{h.Zone: true}
+	queue := []string{h.Zone}
+	for len(queue) > 0 {
+		z := queue[0]
+		queue = queue[1:]
+		if z == zone {
+			return nil
+		}
+		for _, c := range d.plan.Conduits {
+			if c.From == z && !seen[c.To] && !t.cut[[2]string{c.From, c.To}] && c.Allows(port) {
+				seen[c.To] = true
+				queue = append(queue, c.To)
+			}
+		}
+	}
+	return fmt.Errorf("%w: no open conduit from zone %s to zone %s on port %d", errBlocked, h.Zone, zone, port)
+}
+
+// Do applies an effect to a team's plant.
+func (d *Deployment) Do(ctx context.Context, teamName string, e backend.Effect) (backend.Result, error) {
+	t, p, err := d.lookup(teamName, e.PLC)
+	if err != nil {
+		return backend.Result{}, err
+	}
+	blocked := func(err error) (backend.Result, error) {
+		if errors.Is(err, errBlocked) {
+			return backend.Result{Outcome: "blocked", Detail: err.Error()}, nil
+		}
+		return backend.Result{}, err
+	}
+	ok := func(detail string) (backend.Result, error) { return backend.Result{Outcome: "ok", Detail: detail}, nil }
+	apply := func(pe plantsim.Effect) (backend.Result, error) {
+		if err := p.Handle.Apply(ctx, pe); err != nil {
+			return backend.Result{}, err
+		}
+		return ok(e.String())
+	}
+	val := e.Value
+	switch e.Kind {
+	case backend.KindSpoof, backend.KindFreeze, backend.KindReplay, backend.KindRelease,
+		backend.KindLogic, backend.KindMode, backend.KindFault, backend.KindClearFault:
+		// An attacker's hand on the PLC needs a path to it, like its writes.
+		if e.From != "" {
+			if err := d.reach(t, e.From, p.Spec.Zone, 502); err != nil {
+				return blocked(err)
+			}
+		}
+	}
+	switch e.Kind {
+	case backend.KindModbusWrite, backend.KindCoilWrite:
+		if e.From != "" {
+			if err := d.reach(t, e.From, p.Spec.Zone, 502); err != nil {
+				return blocked(err)
+			}
+		}
+		if err := modbusWrite(ctx, p, e); err != nil {
+			return backend.Result{}, err
+		}
+		return ok(e.String())
+	case backend.KindSet:
+		return apply(plantsim.Effect{Kind: plantsim.EffectWrite, Tag: e.Tag, Value: &val})
+	case backend.KindSpoof:
+		return apply(plantsim.Effect{Kind: plantsim.EffectSpoof, Tag: e.Tag, Value: &val})
+	case backend.KindFreeze:
+		return apply(plantsim.Effect{Kind: plantsim.EffectFreeze, Tag: e.Tag})
+	case backend.KindReplay:
+		return apply(plantsim.Effect{Kind: plantsim.EffectReplay, Tag: e.Tag, Window: e.Window.Seconds()})
+	case backend.KindRelease:
+		return apply(plantsim.Effect{Kind: plantsim.EffectRelease, Tag: e.Tag})
+	case backend.KindLogic:
+		return apply(plantsim.Effect{Kind: plantsim.EffectLogic, Program: e.Program})
+	case backend.KindMode:
+		return apply(plantsim.Effect{Kind: plantsim.EffectMode, Mode: plantsim.Mode(e.Mode)})
+	case backend.KindFault, backend.KindClearFault:
+		k := plantsim.EffectFault
+		if e.Kind == backend.KindClearFault {
+			k = plantsim.EffectClearFault
+		}
+		pe := plantsim.Effect{Kind: k, Fault: e.Fault, Tag: e.Tag}
+		if e.HasValue {
+			pe.Value = &val
+		}
+		return apply(pe)
+	case backend.KindScan:
+		return d.scan(ctx, t, e)
+	case backend.KindFlood:
+		if err := d.reach(t, e.From, p.Spec.Zone, 502); err != nil {
+			return blocked(err)
+		}
+		var v plantsim.Values
+		if err := p.Handle.Read(&v); err != nil {
+			return backend.Result{}, err
+		}
+		// Twice the default client limit: every slot is taken whatever the
+		// PLC allows; the connections it turns away just end.
+		f := startFlood(p.Modbus, p.Spec.UnitID, 2*plantsim.DefaultMaxClients)
+		f.until = v.Uptime + e.Duration
+		f.from, f.zone = e.From, p.Spec.Zone
+		t.mu.Lock()
+		t.floods = append(t.floods, f)
+		t.mu.Unlock()
+		return ok(fmt.Sprintf("%s: %d connections opened", e, f.conns()))
+	case backend.KindStopHost, backend.KindStartHost:
+		t.mu.Lock()
+		t.hostDown[e.Host] = e.Kind == backend.KindStopHost
+		t.mu.Unlock()
+		d.stopBlockedFloods(t)
+		return ok(e.String())
+	case backend.KindCutConduit, backend.KindRestoreConduit:
+		t.mu.Lock()
+		t.cut[[2]string{e.From, e.To}] = e.Kind == backend.KindCutConduit
+		t.mu.Unlock()
+		d.stopBlockedFloods(t)
+		return ok(e.String())
+	}
+	return backend.Result{}, fmt.Errorf("effect %q is not supported", e.Kind)
+}
+
+// stopBlockedFloods ends floods whose source can no longer reach their
+// target: cutting the attacker off is how a team stops one.
+func (d *Deployment) stopBlockedFloods(t *team) {
+	t.mu.Lock()
+	floods := append([]*flood(nil), t.floods...)
+	t.mu.Unlock()
+	var live []*flood
+	for _, f := range floods {
+		if err := d.reach(t, f.from, f.zone, 502); err != nil {
+			f.stop()
+			continue
+		}
+		live = append(live, f)
+	}
+	t.mu.Lock()
+	t.floods = live
+	t.mu.Unlock()
+}
+
+// modbusWrite makes a real Modbus write over TCP, as an attacker's or a
+// trainee's tool would: FC6 to the scaled register, FC5 to a coil.
+func modbusWrite(ctx context.Context, p *Endpoint, e backend.Effect) error {
+	m, ok := plantsim.LookupModel(p.Spec.Model)
+	if !ok {
+		return fmt.Errorf("plc %s: unknown model %q", p.Spec.ID, p.Spec.Model)
+	}
+	i, ok := m.Tag(e.Tag)
+	if !ok {
+		return fmt.Errorf("plc %s has no tag %q", p.Spec.ID, e.Tag)
+	}
+	def := m.Tags[i]
+	addr := uint16(m.Layout().Addr[i])
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	c, err := modbus.Dial(ctx, p.Modbus)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	if def.Table == plantsim.Coil {
+		err = c.WriteCoil(p.Spec.UnitID, addr, e.Value >= 0.5)
+	} else {
+		err = c.WriteRegister(p.Spec.UnitID, addr, def.Scale(e.Value))
+	}
+	if err != nil {
+		return fmt.Errorf("modbus write %s.%s: %w", p.Spec.ID, e.Tag, err)
+	}
+	return nil
+}
+
+// scan is reconnaissance as real tools do it: connect to port 502, read
+// device identification (FC43/14), sweep unit ids, read the first
+// registers of each table.
+func (d *Deployment) scan(ctx context.Context, t *team, e backend.Effect) (backend.Result, error) {
+	var found, blockedPLCs []string
+	targets := t.order
+	if e.PLC != "" {
+		targets = []string{e.PLC}
+	}
+	for _, id := range targets {
+		p := t.plcs[id]
+		if err := d.reach(t, e.From, p.Spec.Zone, 502); err != nil {
+			if !errors.Is(err, errBlocked) {
+				return backend.Result{}, err
+			}
+			blockedPLCs = append(blockedPLCs, id)
+			continue
+		}
+		if err := scanOne(ctx, p); err != nil {
+			return backend.Result{}, fmt.Errorf("scan %s: %w", id, err)
+		}
+		found = append(found, id)
+	}
+	sort.Strings(found)
+	if len(found) == 0 {
+		return backend.Result{Outcome: "blocked", Detail: fmt.Sprintf("scan from %s reached no PLC", e.From)}, nil
+	}
+	detail := fmt.Sprintf("scan from %s found %v", e.From, found)
+	if len(blockedPLCs) > 0 {
+		detail += fmt.Sprintf("; blocked from %v", blockedPLCs)
+	}
+	return backend.Result{Outcome: "ok", Detail: detail}, nil
+}
+
+func scanOne(ctx context.Context, p *Endpoint) error {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	c, err := modbus.Dial(ctx, p.Modbus)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	if _, err := c.ReadDeviceID(p.Spec.UnitID); err != nil {
+		return err
+	}
+	for unit := byte(1); unit <= 4; unit++ {
+		// Other unit ids answer 0x0B; that is what the sweep learns.
+		if _, err := c.ReadHoldingRegisters(unit, 0, 1); err != nil && !errors.As(err, new(modbus.Exception)) {
+			return err
+		}
+	}
+	u := p.Spec.UnitID
+	if _, err := c.ReadCoils(u, 0, 1); err != nil && !errors.As(err, new(modbus.Exception)) {
+		return err
+	}
+	if _, err := c.ReadInputRegisters(u, 0, 1); err != nil && !errors.As(err, new(modbus.Exception)) {
+		return err
+	}
+	return nil
+}
+
+// Snapshot saves every PLC's state.
+func (d *Deployment) Snapshot() ([]byte, error) {
+	s := map[string]*plantsim.Snapshot{}
+	for name, t := range d.teams {
+		for id, p := range t.plcs {
+			ps, err := p.Handle.Save(context.Background())
+			if err != nil {
+				return nil, fmt.Errorf("team %s plc %s: %w", name, id, err)
+			}
+			s[name+"/"+id] = ps
+		}
+	}
+	return plantsim.EncodeSnapshots(s)
+}
+
+// Restore loads saved PLC state.
+func (d *Deployment) Restore(data []byte) error {
+	s, err := plantsim.DecodeSnapshots(data)
+	if err != nil {
+		return err
+	}
+	for name, t := range d.teams {
+		for id, p := range t.plcs {
+			ps, ok := s[name+"/"+id]
+			if !ok {
+				return fmt.Errorf("checkpoint has no state for team %s plc %s", name, id)
+			}
+			if err := p.Handle.Restore(context.Background(), ps); err != nil {
+				return fmt.Errorf("team %s plc %s: %w", name, id, err)
+			}
+		}
+	}
+	return nil
+}
+
+// Saved is what the backend's Recover needs.
+func (d *Deployment) Saved() []byte { return d.saved }
+
+// Close stops floods and releases the backend's resources in this process.
+func (d *Deployment) Close() error {
+	for _, t := range d.teams {
+		t.mu.Lock()
+		for _, f := range t.floods {
+			f.stop()
+		}
+		t.floods = nil
+		t.mu.Unlock()
+	}
+	if d.closeFn != nil {
+		return d.closeFn()
+	}
+	return nil
+}
