@@ -207,16 +207,16 @@ func (p *PLC) publishDiag() {
 
 // Values is a snapshot of a PLC for the engine and the management API.
 type Values struct {
-	Truth     []float64 // by tag index
-	Reported  []float64 // by tag index; coils and holding registers equal Truth
-	Override  []string  // by tag index: "", "spoof", "freeze", "replay"
-	Mode      Mode
-	Program   string
-	Checksum  uint32
-	ScanCount uint64
-	Uptime    time.Duration
-	Faults    map[string]float64
-	CommLoss  bool
+	Truth     []float64          `json:"truth"`    // by tag index
+	Reported  []float64          `json:"reported"` // by tag index; coils and holding registers equal Truth
+	Override  []string           `json:"override"` // by tag index: "", "spoof", "freeze", "replay"
+	Mode      Mode               `json:"mode"`
+	Program   string             `json:"program"`
+	Checksum  uint32             `json:"checksum"`
+	ScanCount uint64             `json:"scan_count"`
+	Uptime    time.Duration      `json:"uptime_ns"` // the PLC's clock
+	Faults    map[string]float64 `json:"faults"`
+	CommLoss  bool               `json:"comm_loss"`
 }
 
 // Read fills dst, reusing its slices, so the engine's tick allocates nothing.

@@ -1,27 +1,59 @@
 package plantsim
 
 import (
+	"bytes"
+	"encoding/gob"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/icsrange/icsrange/engine/token"
 )
 
-// maxMgmtBody bounds a management request body; effects are tiny.
-const maxMgmtBody = 16 << 10
+// Bounds on management request bodies: effects are tiny; a snapshot holds
+// at most a minute of replay samples per tag.
+const (
+	maxMgmtBody = 16 << 10
+	maxSnapshot = 4 << 20
+)
+
+// decodeBody reads one strict JSON value within a size limit, answering
+// the error itself when it fails.
+func decodeBody(w http.ResponseWriter, r *http.Request, v any, limit int64) bool {
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, limit))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			writeError(w, http.StatusRequestEntityTooLarge, "too_large", fmt.Sprintf("body over %d bytes", limit))
+			return false
+		}
+		writeError(w, http.StatusBadRequest, "bad_json", "decode body: "+err.Error())
+		return false
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		writeError(w, http.StatusBadRequest, "bad_json", "body holds more than one JSON value")
+		return false
+	}
+	return true
+}
 
 // MgmtHandler serves a PLC's management API: ground truth, effects and
 // health, behind a bearer token. It listens apart from Modbus so trainees,
 // who reach the Modbus port, never reach it.
 //
-//	GET  /v1/health   mode, program, checksum, scan count, uptime, faults
-//	GET  /v1/tags     every tag: truth, reported, override
-//	GET  /v1/map      the register map
-//	POST /v1/effects  apply an Effect
+//	GET  /v1/health    mode, program, checksum, scan count, uptime, faults
+//	GET  /v1/tags      every tag: truth, reported, override
+//	GET  /v1/map       the register map
+//	POST /v1/effects   apply an Effect
+//	GET  /v1/values    Values, compact, for an engine
+//	POST /v1/advance   {"to_ms": N}: run the PLC to exercise time N (engine clock), reply Values
+//	GET  /v1/snapshot  the PLC's state (gob), for checkpoints
+//	PUT  /v1/snapshot  restore a state
 func MgmtHandler(p *PLC, tok token.Hash) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /v1/health", func(w http.ResponseWriter, r *http.Request) {
@@ -33,21 +65,56 @@ func MgmtHandler(p *PLC, tok token.Hash) http.Handler {
 	mux.HandleFunc("GET /v1/map", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]any{"model": p.model.Name, "registers": p.model.Map()})
 	})
-	mux.HandleFunc("POST /v1/effects", func(w http.ResponseWriter, r *http.Request) {
-		var e Effect
-		dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxMgmtBody))
-		dec.DisallowUnknownFields()
-		if err := dec.Decode(&e); err != nil {
-			var mbe *http.MaxBytesError
-			if errors.As(err, &mbe) {
-				writeError(w, http.StatusRequestEntityTooLarge, "too_large", fmt.Sprintf("body over %d bytes", maxMgmtBody))
-				return
-			}
-			writeError(w, http.StatusBadRequest, "bad_json", "decode effect: "+err.Error())
+	mux.HandleFunc("GET /v1/values", func(w http.ResponseWriter, r *http.Request) {
+		var v Values
+		p.Read(&v)
+		writeJSON(w, http.StatusOK, v)
+	})
+	mux.HandleFunc("POST /v1/advance", func(w http.ResponseWriter, r *http.Request) {
+		var req struct {
+			ToMS int64 `json:"to_ms"`
+		}
+		if !decodeBody(w, r, &req, maxMgmtBody) {
 			return
 		}
-		if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-			writeError(w, http.StatusBadRequest, "bad_json", "body holds more than one JSON value")
+		if req.ToMS < 0 {
+			writeError(w, http.StatusUnprocessableEntity, "bad_time", "to_ms must not be negative")
+			return
+		}
+		p.Advance(time.Duration(req.ToMS) * time.Millisecond)
+		var v Values
+		p.Read(&v)
+		writeJSON(w, http.StatusOK, v)
+	})
+	mux.HandleFunc("GET /v1/snapshot", func(w http.ResponseWriter, r *http.Request) {
+		s, err := p.Save()
+		if err != nil {
+			writeError(w, http.StatusInternalServerError, "snapshot", err.Error())
+			return
+		}
+		var buf bytes.Buffer
+		if err := gob.NewEncoder(&buf).Encode(s); err != nil {
+			writeError(w, http.StatusInternalServerError, "snapshot", err.Error())
+			return
+		}
+		w.Header().Set("Content-Type", "application/octet-stream")
+		w.Write(buf.Bytes())
+	})
+	mux.HandleFunc("PUT /v1/snapshot", func(w http.ResponseWriter, r *http.Request) {
+		var s Snapshot
+		if err := gob.NewDecoder(http.MaxBytesReader(w, r.Body, maxSnapshot)).Decode(&s); err != nil {
+			writeError(w, http.StatusBadRequest, "bad_snapshot", "decode snapshot: "+err.Error())
+			return
+		}
+		if err := p.Restore(&s); err != nil {
+			writeError(w, http.StatusUnprocessableEntity, "bad_snapshot", err.Error())
+			return
+		}
+		writeJSON(w, http.StatusOK, p.Health())
+	})
+	mux.HandleFunc("POST /v1/effects", func(w http.ResponseWriter, r *http.Request) {
+		var e Effect
+		if !decodeBody(w, r, &e, maxMgmtBody) {
 			return
 		}
 		if err := p.Apply(e); err != nil {

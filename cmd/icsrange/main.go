@@ -34,6 +34,7 @@ type command struct {
 
 func (m *Main) commands() []command {
 	return []command{
+		{"down", "remove an exercise's plants (Terraform-made ones outlive the engine)", (*Main).runDown},
 		{"report", "the after-action report of an exercise (html, json, csv)", (*Main).runReport},
 		{"tui", "the team's terminal UI, locally or over the internet", (*Main).runTUI},
 		{"validate", "check scenario files; every problem as FILE:LINE:COL", (*Main).runValidate},

@@ -53,6 +53,7 @@ func (m *Main) runPLC(ctx context.Context, args []string) error {
 	tlsCert := fs.String("tls-cert", "", "server certificate (PEM) for --tls-listen")
 	tlsKey := fs.String("tls-key", "", "server key (PEM) for --tls-listen")
 	tlsCA := fs.String("tls-ca", "", "CA (PEM) that signs client certificates for --tls-listen")
+	clock := fs.String("clock", "wall", "wall: run in real time; engine: stand still until an engine advances it (POST /v1/advance)")
 	printMap := fs.Bool("print-map", false, "print the model's register map and exit")
 	mapFormat := fs.String("map-format", "text", "register map format: text or json")
 	params := paramFlag{}
@@ -80,6 +81,9 @@ func (m *Main) runPLC(ctx context.Context, args []string) error {
 			return enc.Encode(map[string]any{"model": def.Name, "registers": def.Map()})
 		}
 		return usageErr("--map-format must be text or json")
+	}
+	if *clock != "wall" && *clock != "engine" {
+		return usageErr("--clock must be wall or engine")
 	}
 	if *unit > 247 && *unit != 255 {
 		return usageErr("--unit-id %d is outside 1..247", *unit)
@@ -127,7 +131,7 @@ func (m *Main) runPLC(ctx context.Context, args []string) error {
 	hs := &http.Server{Handler: plantsim.MgmtHandler(plc, token.HashOf(tok)), ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout: 10 * time.Second, WriteTimeout: 10 * time.Second, MaxHeaderBytes: 16 << 10}
 
-	fmt.Fprintf(m.Stdout, "plc %s (%s) modbus=%s unit=%d mgmt=%s scan=%v\n", plc.ID(), def.Name, mbLn.Addr(), plc.UnitID(), mgLn.Addr(), *scan)
+	fmt.Fprintf(m.Stdout, "plc %s (%s) modbus=%s unit=%d mgmt=%s scan=%v clock=%s\n", plc.ID(), def.Name, mbLn.Addr(), plc.UnitID(), mgLn.Addr(), *scan, *clock)
 	if tlsLn != nil {
 		fmt.Fprintf(m.Stdout, "modbus/tls=%s\n", tlsLn.Addr())
 	}
@@ -139,7 +143,9 @@ func (m *Main) runPLC(ctx context.Context, args []string) error {
 	defer cancel()
 	var wg sync.WaitGroup
 	errc := make(chan error, 3)
-	wg.Go(func() { plantsim.RunRealtime(ctx, *scan, plc) })
+	if *clock == "wall" {
+		wg.Go(func() { plantsim.RunRealtime(ctx, *scan, plc) })
+	}
 	wg.Go(func() {
 		if err := plain.Serve(mbLn); !errors.Is(err, plantsim.ErrServerClosed) {
 			errc <- fmt.Errorf("modbus: %w", err)

@@ -15,6 +15,7 @@ import (
 	"github.com/icsrange/icsrange/engine"
 	"github.com/icsrange/icsrange/engine/backend"
 	"github.com/icsrange/icsrange/engine/backend/inproc"
+	"github.com/icsrange/icsrange/engine/backend/terraform"
 	"github.com/icsrange/icsrange/engine/report"
 	"github.com/icsrange/icsrange/engine/scenario"
 	"github.com/icsrange/icsrange/engine/store"
@@ -44,6 +45,9 @@ type runOptions struct {
 	tlsKey   string
 	origins  listFlag
 	url      string
+	tfModule string
+	tfBinary string
+	keep     bool
 }
 
 func (m *Main) runRun(ctx context.Context, args []string) error {
@@ -51,7 +55,10 @@ func (m *Main) runRun(ctx context.Context, args []string) error {
 	var o runOptions
 	fs.IntVar(&o.teams, "teams", 0, "number of teams, named team-1..team-N")
 	fs.Var(&o.names, "team", "team name (repeatable); instead of --teams")
-	fs.StringVar(&o.backend, "backend", "inproc", "where plants run: inproc")
+	fs.StringVar(&o.backend, "backend", "inproc", "where plants run: inproc (in this process) or terraform (--tf-module)")
+	fs.StringVar(&o.tfModule, "tf-module", "", "Terraform module for --backend terraform (e.g. deploy/terraform/local)")
+	fs.StringVar(&o.tfBinary, "terraform", "", "terraform binary (default: terraform on PATH)")
+	fs.BoolVar(&o.keep, "keep", false, "leave Terraform-made plants up when the exercise ends")
 	fs.StringVar(&o.data, "data", "", "data dir for the event log, tokens and report (default ./runs/<scenario>-<time>)")
 	fs.Float64Var(&o.speed, "speed", 1, "exercise time per wall time (600 runs 45 minutes in 4.5 s)")
 	fs.StringVar(&o.start, "start", "manual", "now, or manual (the instructor starts it)")
@@ -80,13 +87,22 @@ func (m *Main) runRun(ctx context.Context, args []string) error {
 	if o.start != "now" && o.start != "manual" {
 		return usageErr("--start must be now or manual")
 	}
-	if o.backend != "inproc" {
-		return usageErr("unknown backend %q (have inproc)", o.backend)
-	}
 	if (o.tlsCert == "") != (o.tlsKey == "") {
 		return usageErr("--tls-cert and --tls-key go together")
 	}
-	be := &inproc.Backend{PortBase: o.portBase}
+	if o.resume && o.data != "" {
+		// A resumed exercise keeps the backend it was made with.
+		if name, err := backendOf(ctx, o.data); err == nil {
+			o.backend = name
+		}
+	}
+	be, err := m.backend(o)
+	if err != nil {
+		return err
+	}
+	if o.backend == "terraform" && !o.resume && o.tfModule == "" {
+		return usageErr("--backend terraform needs --tf-module DIR")
+	}
 	// Listen before provisioning so a busy port fails fast.
 	ln, err := net.Listen("tcp", o.listen)
 	if err != nil {
@@ -113,6 +129,9 @@ func (m *Main) runRun(ctx context.Context, args []string) error {
 		}
 	}
 	defer x.Close()
+	if tb, ok := be.(*terraform.Backend); ok {
+		tb.DataDir = x.Dir()
+	}
 	sb := scoreboard.New(x, scoreboard.Options{Origins: o.origins, Report: func(ctx context.Context, format string, w io.Writer) (string, error) {
 		r, err := report.Build(ctx, x.Store())
 		if err != nil {
@@ -158,6 +177,9 @@ func (m *Main) runRun(ctx context.Context, args []string) error {
 			return err
 		}
 		fmt.Fprintf(m.Stdout, "\nStopped. Continue with: icsrange run --resume --data %s\n", x.Dir())
+		if o.backend != "inproc" {
+			fmt.Fprintf(m.Stdout, "The plants are still up; remove them with: icsrange down --data %s\n", x.Dir())
+		}
 		return nil
 	case runErr != nil:
 		return runErr
@@ -168,7 +190,58 @@ func (m *Main) runRun(ctx context.Context, args []string) error {
 		return fmt.Errorf("after-action report: %w", err)
 	}
 	fmt.Fprintf(m.Stdout, "\nAfter-action report: %s\n", strings.Join(files, ", "))
+	if o.backend != "inproc" {
+		if o.keep {
+			fmt.Fprintf(m.Stdout, "Plants kept (--keep); remove them with: icsrange down --data %s\n", x.Dir())
+			return nil
+		}
+		x.Close()
+		if err := be.Destroy(context.Background(), x.ID()); err != nil {
+			return fmt.Errorf("remove the plants: %w (retry with icsrange down --data %s)", err, x.Dir())
+		}
+		fmt.Fprintf(m.Stdout, "Plants removed.\n")
+	}
 	return nil
+}
+
+// backend builds the chosen backend.
+func (m *Main) backend(o runOptions) (backend.Backend, error) {
+	switch o.backend {
+	case "inproc":
+		return &inproc.Backend{PortBase: o.portBase}, nil
+	case "terraform":
+		mod := o.tfModule
+		if mod != "" {
+			abs, err := filepath.Abs(mod)
+			if err != nil {
+				return nil, err
+			}
+			mod = abs
+		}
+		return &terraform.Backend{Module: mod, Terraform: o.tfBinary, DataDir: o.data,
+			Log: terraform.NewLineWriter(func(line string) {
+				// The whole log goes to DATA/terraform/terraform.log; the
+				// terminal gets the progress lines.
+				if terraform.IsProgress(line) {
+					fmt.Fprintf(m.Stdout, "  terraform: %s\n", line)
+				}
+			})}, nil
+	}
+	return nil, usageErr("unknown backend %q (have inproc, terraform)", o.backend)
+}
+
+// backendOf reads which backend an exercise was made with.
+func backendOf(ctx context.Context, dir string) (string, error) {
+	st, err := store.Open(filepath.Join(dir, engine.EventsFile))
+	if err != nil {
+		return "", err
+	}
+	defer st.Close()
+	meta, err := st.Meta(ctx)
+	if err != nil {
+		return "", err
+	}
+	return meta["backend"], nil
 }
 
 func loadScenarioText(path string, yaml []byte) (*scenario.Scenario, error) {

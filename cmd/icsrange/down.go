@@ -1,0 +1,42 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/icsrange/icsrange/engine"
+)
+
+func (m *Main) runDown(ctx context.Context, args []string) error {
+	fs := m.newFlags("down", "--data DIR [--terraform PATH]")
+	data := fs.String("data", "", "the exercise's data dir")
+	tfBinary := fs.String("terraform", "", "terraform binary (default: terraform on PATH)")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if *data == "" {
+		return usageErr("--data DIR is required")
+	}
+	if _, err := os.Stat(filepath.Join(*data, engine.EventsFile)); err != nil {
+		return fmt.Errorf("no exercise in %s: %w", *data, err)
+	}
+	name, err := backendOf(ctx, *data)
+	if err != nil {
+		return err
+	}
+	be, err := m.backend(runOptions{backend: name, data: *data, tfBinary: *tfBinary})
+	if err != nil {
+		return err
+	}
+	if err := be.Destroy(ctx, ""); err != nil {
+		return err
+	}
+	if name == "inproc" {
+		fmt.Fprintf(m.Stdout, "nothing to remove: in-process plants end with the engine\n")
+		return nil
+	}
+	fmt.Fprintf(m.Stdout, "removed the %s plants of %s\n", name, *data)
+	return nil
+}
