@@ -103,7 +103,12 @@ func ViewEvent(sc *scenario.Scenario, u Update, s Scope) (EventView, bool) {
 		}
 		switch {
 		case instr:
-			v.Text = both("Inject %q fired (%s)", "インジェクト「%s」発火（%s）", name, d.By)
+			by := map[string][2]string{"schedule": {"scheduled", "予定どおり"}, "instructor": {"by the instructor", "講師が発火"}}[d.By]
+			if by[0] == "" {
+				by = [2]string{d.By, d.By}
+			}
+			v.Text = scenario.Text{En: fmt.Sprintf("Inject %q fired (%s)", name.In("en"), by[0]),
+				Ja: fmt.Sprintf("インジェクト「%s」発火（%s）", name.In("ja"), by[1])}
 		case s.Role == RoleTeam:
 			if in.Say.IsZero() {
 				return v, false

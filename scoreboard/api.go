@@ -289,13 +289,19 @@ func (s *Server) getReport(w http.ResponseWriter, r *http.Request, c who) {
 	if format == "" {
 		format = "html"
 	}
+	names := map[string]string{"html": "report.html", "json": "report.json", "csv": "events.csv", "csv-scores": "scores.csv"}
+	name, ok := names[format]
+	if !ok {
+		writeError(w, http.StatusBadRequest, "invalid", "format must be html, json, csv or csv-scores")
+		return
+	}
 	var buf bytes.Buffer
 	ct, err := s.opts.Report(r.Context(), format, &buf)
 	if err != nil {
-		writeError(w, http.StatusBadRequest, "invalid", err.Error())
+		s.fail(w, err)
 		return
 	}
 	w.Header().Set("Content-Type", ct)
-	w.Header().Set("Content-Disposition", "attachment; filename=\"report."+format+"\"")
+	w.Header().Set("Content-Disposition", "attachment; filename=\""+name+"\"")
 	w.Write(buf.Bytes())
 }

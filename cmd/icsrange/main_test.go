@@ -113,7 +113,7 @@ func TestRunHeadlessToTheEnd(t *testing.T) {
 	data := t.TempDir()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, binary, "run", waterScenario, "--teams", "2", "--start", "now", "--speed", "600", "--data", data)
+	cmd := exec.CommandContext(ctx, binary, "run", waterScenario, "--teams", "2", "--start", "now", "--speed", "600", "--data", data, "--listen", "127.0.0.1:0")
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		t.Fatalf("%v\n%s", err, out)
@@ -186,7 +186,7 @@ func readLog(t *testing.T, dir string, upTo func(store.Event) bool) logSummary {
 // inject fired twice, the clock continues where it stopped.
 func TestKillAndResume(t *testing.T) {
 	data := t.TempDir()
-	cmd := exec.Command(binary, "run", waterScenario, "--teams", "2", "--start", "now", "--speed", "60", "--data", data)
+	cmd := exec.Command(binary, "run", waterScenario, "--teams", "2", "--start", "now", "--speed", "60", "--data", data, "--listen", "127.0.0.1:0")
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -221,7 +221,7 @@ func TestKillAndResume(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
-	out, err := exec.CommandContext(ctx, binary, "run", "--resume", "--data", data, "--speed", "600").CombinedOutput()
+	out, err := exec.CommandContext(ctx, binary, "run", "--resume", "--data", data, "--speed", "600", "--listen", "127.0.0.1:0").CombinedOutput()
 	if err != nil {
 		t.Fatalf("resume: %v\n%s", err, out)
 	}

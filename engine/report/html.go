@@ -167,7 +167,10 @@ func tagChart(c Chart, injects []FiredInject, r *Report) template.HTML {
 	// sensor noise reads as noise.
 	span := math.Max(hi-lo, (c.Max-c.Min)*0.02)
 	mid := (hi + lo) / 2
-	lo, hi = mid-span*0.6, mid+span*0.6
+	lo, hi = math.Max(c.Min, mid-span*0.6), math.Min(c.Max, mid+span*0.6)
+	if hi <= lo {
+		hi = lo + span
+	}
 	x := func(ms float64) float64 { return padL + ms/end*(chartW-padL-padR) }
 	y := func(v float64) float64 { return padT + (hi-v)/(hi-lo)*(chartH-padT-padB) }
 	var b strings.Builder
@@ -179,7 +182,12 @@ func tagChart(c Chart, injects []FiredInject, r *Report) template.HTML {
 		fmt.Fprintf(&b, `<line class="inject" x1="%.1f" x2="%.1f" y1="%g" y2="%g"/><text class="inject-label" x="%.1f" y="%g">%s</text>`,
 			px, px, padT, chartH-padB, px+2, padT+9, html.EscapeString(in.ID))
 	}
-	for k, class := range map[int]string{1: "truth", 2: "reported"} {
+	// In this order, so the output is deterministic and the dashed HMI line
+	// is drawn over the truth.
+	for k, class := range [...]string{1: "truth", 2: "reported"} {
+		if class == "" {
+			continue
+		}
 		var pts []string
 		for _, s := range c.Samples {
 			pts = append(pts, fmt.Sprintf("%.1f,%.1f", x(s[0]), y(s[k])))

@@ -198,7 +198,7 @@ func Build(ctx context.Context, st *store.Store) (*Report, error) {
 		case engine.EvCreated:
 			r.Exercise.Created = &t
 			for _, name := range state.Teams {
-				teams[name] = &Team{Name: name}
+				teams[name] = &Team{Name: name, Injects: []FiredInject{}, Answers: []Answer{}, Timeline: []Entry{}, Charts: []Chart{}, Objectives: []TeamObjective{}}
 				series[name] = &ScoreSeries{Team: name, Points: [][2]int64{{0, 0}}}
 			}
 		case engine.EvStarted:
