@@ -3,6 +3,7 @@ package engine
 import (
 	"encoding/json"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/icsrange/icsrange/engine/scenario"
@@ -123,10 +124,12 @@ func ViewEvent(sc *scenario.Scenario, u Update, s Scope) (EventView, bool) {
 		}
 		var d EffectData
 		json.Unmarshal(e.Data, &d)
-		v.Text = scenario.Text{En: fmt.Sprintf("%s: %s %s", d.Effect, d.Outcome, d.Detail), Ja: fmt.Sprintf("%s: %s %s", d.Effect, d.Outcome, d.Detail)}
+		line := fmt.Sprintf("%s: ok", d.Effect)
 		if d.Outcome != "ok" {
+			line = fmt.Sprintf("%s: %s (%s)", d.Effect, d.Outcome, strings.TrimPrefix(d.Detail, d.Outcome+": "))
 			v.Level = "bad"
 		}
+		v.Text = scenario.Text{En: line, Ja: line}
 	case EvAction:
 		if !own {
 			return v, false

@@ -381,6 +381,8 @@ type TruthTag struct {
 	Table    string  `json:"table"`
 	Class    string  `json:"class"`
 	Unit     string  `json:"unit,omitempty"`
+	Min      float64 `json:"min"`
+	Max      float64 `json:"max"`
 	Truth    float64 `json:"truth"`
 	Reported float64 `json:"reported"`
 	Override string  `json:"override,omitempty"`
@@ -400,7 +402,7 @@ type PLCTruth struct {
 // InstructorTeam is a team in the instructor console.
 type InstructorTeam struct {
 	TeamSummary
-	Plant     []PLCTruth            `json:"plant"`
+	PLCs      []PLCTruth            `json:"plcs"`
 	HostsDown []string              `json:"hosts_down,omitempty"`
 	Cut       []string              `json:"conduits_cut,omitempty"`
 	Fired     map[string]int64      `json:"fired"`   // inject → clock_ms
@@ -476,10 +478,14 @@ func (x *Exercise) InstructorView() (InstructorView, error) {
 			pt := PLCTruth{ID: p.ID, Model: p.Model, Mode: string(vals.Mode), Program: vals.Program,
 				Checksum: fmt.Sprintf("%08X", vals.Checksum), Faults: maps.Clone(vals.Faults)}
 			for ti, tg := range m.Tags {
-				pt.Tags = append(pt.Tags, TruthTag{Name: tg.Name, Table: tg.Table.Prefix(), Class: tg.Class.String(), Unit: tg.Unit,
-					Truth: vals.Truth[ti], Reported: vals.Reported[ti], Override: vals.Override[ti]})
+				tt := TruthTag{Name: tg.Name, Table: tg.Table.Prefix(), Class: tg.Class.String(), Unit: tg.Unit,
+					Min: tg.Min, Max: tg.Max, Truth: vals.Truth[ti], Reported: vals.Reported[ti], Override: vals.Override[ti]}
+				if !tg.Analog() {
+					tt.Max = 1
+				}
+				pt.Tags = append(pt.Tags, tt)
 			}
-			it.Plant = append(it.Plant, pt)
+			it.PLCs = append(it.PLCs, pt)
 		}
 		for h, down := range ts.HostDown {
 			if down {

@@ -36,6 +36,7 @@ type hub struct {
 	s          *Server
 	register   chan *client
 	unregister chan *client
+	done       chan struct{} // closed when run returns
 
 	mu      sync.Mutex // guards clients for closeAll and Clients
 	clients map[*client]struct{}
@@ -44,7 +45,7 @@ type hub struct {
 }
 
 func newHub(s *Server) *hub {
-	return &hub{s: s, register: make(chan *client), unregister: make(chan *client, 64),
+	return &hub{s: s, register: make(chan *client), unregister: make(chan *client, 64), done: make(chan struct{}),
 		clients: map[*client]struct{}{}, trends: newTrends(120)}
 }
 
@@ -56,8 +57,9 @@ func (s *Server) Clients() int {
 }
 
 func (h *hub) run(ctx context.Context) {
+	defer close(h.done)
 	updates, cancel := h.s.x.Feed().Subscribe(4096)
-	defer cancel()
+	defer func() { cancel() }()
 	tick := time.NewTicker(h.s.opts.ViewInterval)
 	defer tick.Stop()
 	// After events, views are refreshed once the burst settles (coalesced),

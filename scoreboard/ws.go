@@ -138,6 +138,9 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 	case <-r.Context().Done():
 		conn.Close()
 		return
+	case <-s.hub.done:
+		conn.Close()
+		return
 	}
 	go c.writePump()
 	c.readPump(preRole != engine.RoleNone)
@@ -177,9 +180,15 @@ type hello struct {
 
 func (c *client) readPump(preAuthed bool) {
 	s := c.s
+	// Leaving, the client is unregistered; the hub closes its send queue
+	// and the write pump flushes what is queued (such as the error that
+	// ended the session), sends a close frame and closes the connection.
 	defer func() {
-		s.hub.unregister <- c
-		c.conn.Close()
+		select {
+		case s.hub.unregister <- c:
+		case <-s.hub.done:
+			c.close()
+		}
 	}()
 	c.conn.SetReadDeadline(time.Now().Add(helloWait))
 	c.conn.SetPongHandler(func(string) error {
@@ -258,18 +267,28 @@ func (c *client) catchUp(ctx context.Context, lastSeq int64) error {
 	if lastSeq <= 0 || lastSeq > last {
 		after = max(0, last-recentEvents*4) // a fresh client gets the recent feed
 	}
-	evs, upTo, err := s.events(ctx, scope, after, MaxEventsPage, "")
-	if err != nil {
-		return err
+	var evs []engine.EventView
+	upTo := after
+	for {
+		page, next, err := s.events(ctx, scope, upTo, MaxEventsPage, "")
+		if err != nil {
+			return err
+		}
+		evs = append(evs, page...)
+		if next == upTo {
+			break
+		}
+		upTo = next
 	}
-	if lastSeq <= 0 && len(evs) > recentEvents {
+	resumed := lastSeq > 0 && lastSeq <= last
+	if !resumed && len(evs) > recentEvents {
 		evs = evs[len(evs)-recentEvents:]
 	}
 	v, err := s.view(who{scope.Role, scope.Team})
 	if err != nil {
 		return err
 	}
-	snap := map[string]any{"role": roleName(scope), "team": scope.Team, "view": v, "events": evs, "resumed": lastSeq > 0}
+	snap := map[string]any{"role": roleName(scope), "team": scope.Team, "view": v, "events": evs, "resumed": resumed}
 	if scope.Role == engine.RoleTeam {
 		snap["trends"] = s.hub.trends.get(scope.Team)
 	}

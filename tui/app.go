@@ -10,6 +10,7 @@ import (
 	"github.com/charmbracelet/bubbles/key"
 	tea "github.com/charmbracelet/bubbletea"
 	"github.com/charmbracelet/lipgloss"
+	"github.com/charmbracelet/x/ansi"
 
 	"github.com/icsrange/icsrange/tui/common"
 	"github.com/icsrange/icsrange/tui/pages"
@@ -180,7 +181,7 @@ func (m *Model) View() string {
 func (m *Model) body() string {
 	c := m.c
 	if m.full {
-		return m.help.FullHelpView(c.Keys.FullHelp())
+		return m.help.FullHelpView(c.Keys.In(c.Lang).FullHelp())
 	}
 	if c.Width >= 120 && m.active != pageFeed {
 		full := c.Width
@@ -189,8 +190,10 @@ func (m *Model) body() string {
 		left := m.pages[m.active].View()
 		c.Width = full
 		right := m.side.Render(full-leftW-3, pages.BodyHeight(c))
-		sep := strings.Repeat("│\n", pages.BodyHeight(c))
-		return lipgloss.JoinHorizontal(lipgloss.Top, lipgloss.NewStyle().Width(leftW).Render(left), " "+c.Styles.Muted.Render(strings.TrimSuffix(sep, "\n"))+" ", right)
+		// One " │ " per row: padding a multi-line string only pads its
+		// first and last lines.
+		sep := strings.Repeat(" "+c.Styles.Muted.Render("│")+" \n", pages.BodyHeight(c))
+		return lipgloss.JoinHorizontal(lipgloss.Top, lipgloss.NewStyle().Width(leftW).Render(left), strings.TrimSuffix(sep, "\n"), right)
 	}
 	return m.pages[m.active].View()
 }
@@ -219,6 +222,10 @@ func (m *Model) header() string {
 	right := fmt.Sprintf("%s %s · %s · %s %s · %s %s · %s %d/%d · %s",
 		c.T("team"), s.Value.Render(v.Team), phase, clockOf(left), c.T("left"),
 		c.T("score"), s.Value.Render(fmt.Sprint(v.Score)), c.T("rank"), v.Rank, v.Exercise.Teams, conn)
+	if c.Width-lipgloss.Width(right)-1 < 2 {
+		// No room for the title: the status alone, cut to fit.
+		return truncate(right, c.Width)
+	}
 	title := truncate(v.Exercise.Title.In(c.Lang), c.Width-lipgloss.Width(right)-1)
 	gap := max(1, c.Width-lipgloss.Width(title)-lipgloss.Width(right))
 	return s.Title.Render(title) + strings.Repeat(" ", gap) + right
@@ -243,7 +250,7 @@ func (m *Model) footer() string {
 	if m.status != "" {
 		return truncate(m.status, c.Width)
 	}
-	return c.Styles.Footer.Render(truncate(m.help.ShortHelpView(c.Keys.ShortHelp()), c.Width))
+	return c.Styles.Footer.Render(truncate(m.help.ShortHelpView(c.Keys.In(c.Lang).ShortHelp()), c.Width))
 }
 
 func clockOf(ms int64) string {
@@ -251,18 +258,13 @@ func clockOf(ms int64) string {
 	return fmt.Sprintf("%d:%02d", s/60, s%60)
 }
 
+// truncate cuts s to w cells; s may be styled (the tabs, the help line),
+// so escape sequences are kept whole.
 func truncate(s string, w int) string {
 	if w <= 0 {
 		return ""
 	}
-	if lipgloss.Width(s) <= w {
-		return s
-	}
-	r := []rune(s)
-	for len(r) > 0 && lipgloss.Width(string(r))+1 > w {
-		r = r[:len(r)-1]
-	}
-	return string(r) + "…"
+	return ansi.Truncate(s, w, "…")
 }
 
 // Run runs the terminal UI against a server until the user quits.

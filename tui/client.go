@@ -108,7 +108,7 @@ func (c *Client) Run(ctx context.Context) {
 	backoff := 500 * time.Millisecond
 	for ctx.Err() == nil {
 		c.emit(ctx, ConnMsg{State: "connecting"})
-		err := c.session(ctx)
+		up, err := c.session(ctx)
 		if ctx.Err() != nil {
 			return
 		}
@@ -117,7 +117,7 @@ func (c *Client) Run(ctx context.Context) {
 			c.emit(ctx, ConnMsg{State: "rejected", Err: err})
 			return
 		}
-		if err == nil {
+		if up {
 			backoff = 500 * time.Millisecond // it was up; start over quickly
 		}
 		wait := backoff + time.Duration(rand.Int64N(int64(backoff/2)+1))
@@ -135,16 +135,17 @@ type rejectedError struct{ msg string }
 
 func (e *rejectedError) Error() string { return e.msg }
 
-// session is one connection: hello, snapshot, then deltas.
-func (c *Client) session(ctx context.Context) error {
+// session is one connection: hello, snapshot, then deltas. It always ends
+// with an error; up reports whether the server got as far as a snapshot.
+func (c *Client) session(ctx context.Context) (up bool, err error) {
 	h := http.Header{}
 	h.Set("Authorization", "Bearer "+c.token)
 	conn, resp, err := c.dialer.DialContext(ctx, c.wsURL, h)
 	if err != nil {
 		if resp != nil && (resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden) {
-			return &rejectedError{"the server rejected the token"}
+			return false, &rejectedError{"the server rejected the token"}
 		}
-		return fmt.Errorf("connect %s: %w", c.wsURL, err)
+		return false, fmt.Errorf("connect %s: %w", c.wsURL, err)
 	}
 	conn.SetReadLimit(8 << 20)
 	c.mu.Lock()
@@ -164,14 +165,14 @@ func (c *Client) session(ctx context.Context) error {
 	stop := context.AfterFunc(ctx, func() { conn.Close() })
 	defer stop()
 	if err := c.write(scoreboard.Message{Type: "hello", Data: mustJSON(map[string]any{"last_seq": last})}); err != nil {
-		return err
+		return false, err
 	}
 	connected := false
 	for {
 		conn.SetReadDeadline(time.Now().Add(90 * time.Second))
 		_, data, err := conn.ReadMessage()
 		if err != nil {
-			return fmt.Errorf("read: %w", err)
+			return connected, fmt.Errorf("read: %w", err)
 		}
 		var m scoreboard.Message
 		if err := json.Unmarshal(data, &m); err != nil {
@@ -189,10 +190,10 @@ func (c *Client) session(ctx context.Context) error {
 				} `json:"trends"`
 			}
 			if err := json.Unmarshal(m.Data, &s); err != nil {
-				return fmt.Errorf("snapshot: %w", err)
+				return connected, fmt.Errorf("snapshot: %w", err)
 			}
 			if s.Role != "team" {
-				return &rejectedError{"this token is not a team token; the terminal UI is for teams"}
+				return connected, &rejectedError{"this token is not a team token; the terminal UI is for teams"}
 			}
 			c.mu.Lock()
 			c.lastSeq = max(c.lastSeq, m.Seq)
@@ -231,7 +232,7 @@ func (c *Client) session(ctx context.Context) error {
 					var ae struct{ Code, Message string }
 					json.Unmarshal(m.Data, &ae)
 					if ae.Code == "unauthorized" {
-						return &rejectedError{ae.Message}
+						return connected, &rejectedError{ae.Message}
 					}
 				}
 				continue

@@ -57,6 +57,20 @@ var uiStrings = map[string][2]string{
 	"setpoints":      {"Setpoints", "設定値"},
 	"commands":       {"Modes and commands", "モード・指令"},
 	"lang":           {"English", "日本語"},
+	// Key help (KeyMap.In).
+	"key next page":     {"next page", "次のページ"},
+	"key previous page": {"previous page", "前のページ"},
+	"key go to page":    {"go to page", "ページへ移動"},
+	"key up":            {"up", "上へ"},
+	"key down":          {"down", "下へ"},
+	"key select":        {"select", "選択"},
+	"key cancel":        {"cancel", "取消"},
+	"key yes":           {"yes", "はい"},
+	"key no":            {"no", "いいえ"},
+	"key help":          {"help", "ヘルプ"},
+	"key quit":          {"quit", "終了"},
+	"key page up":       {"page up", "前ページ"},
+	"key page down":     {"page down", "次ページ"},
 }
 
 // Translate returns the UI string in lang ("en" or "ja"); unknown keys are

@@ -54,3 +54,19 @@ func (k KeyMap) FullHelp() [][]key.Binding {
 func (k KeyMap) ShortHelp() []key.Binding {
 	return []key.Binding{k.NextTab, k.Select, k.Lang, k.Help, k.Quit}
 }
+
+// In returns the bindings with their help text in lang, for the footer and
+// the help page.
+func (k KeyMap) In(lang string) KeyMap {
+	if lang != "ja" {
+		return k
+	}
+	for _, b := range []*key.Binding{&k.NextTab, &k.PrevTab, &k.Tab1, &k.Up, &k.Down, &k.Select, &k.Back,
+		&k.Yes, &k.No, &k.Lang, &k.Help, &k.Quit, &k.PgUp, &k.PgDown} {
+		h := b.Help()
+		if t := Translate(lang, "key "+h.Desc); t != "key "+h.Desc {
+			b.SetHelp(h.Key, t)
+		}
+	}
+	return k
+}

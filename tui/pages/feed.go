@@ -18,7 +18,6 @@ type Feed struct {
 	c      *common.Common
 	vp     viewport.Model
 	follow bool
-	width  int // when set, render narrower (side panel)
 }
 
 // NewFeed makes the feed page.

@@ -17,6 +17,7 @@ type Hints struct {
 	c          *common.Common
 	cur        components.Cursor
 	confirming bool
+	asking     string // the hint being confirmed
 	result     string
 }
 
@@ -51,7 +52,7 @@ func (h *Hints) Update(msg tea.Msg) (Page, tea.Cmd) {
 			case key.Matches(m, c.Keys.Yes):
 				h.confirming = false
 				h.result = c.Styles.Muted.Render("…")
-				return h, c.Send("hint", map[string]string{"hint": hs[h.cur.Index].ID})
+				return h, c.Send("hint", map[string]string{"hint": h.asking})
 			case key.Matches(m, c.Keys.No):
 				h.confirming = false
 			}
@@ -64,7 +65,7 @@ func (h *Hints) Update(msg tea.Msg) (Page, tea.Cmd) {
 			h.cur.Move(1, len(hs), 1)
 		case key.Matches(m, c.Keys.Select):
 			if len(hs) > 0 && !hs[h.cur.Index].Released && hs[h.cur.Index].Requestable {
-				h.confirming, h.result = true, ""
+				h.confirming, h.asking, h.result = true, hs[h.cur.Index].ID, ""
 			}
 		}
 	}
@@ -78,6 +79,14 @@ func (h *Hints) View() string {
 	hs := h.list()
 	if len(hs) == 0 {
 		return s.Muted.Render(c.T("no hints"))
+	}
+	if h.confirming {
+		// Hints may appear meanwhile: keep the one being confirmed selected.
+		for i, it := range hs {
+			if it.ID == h.asking {
+				h.cur.Index = i
+			}
+		}
 	}
 	h.cur.Clamp(len(hs), 1)
 	var out []string

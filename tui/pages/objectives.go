@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	tea "github.com/charmbracelet/bubbletea"
+	"github.com/charmbracelet/lipgloss"
 
 	"github.com/icsrange/icsrange/tui/common"
 )
@@ -31,8 +32,11 @@ func (o *Objectives) View() string {
 	for _, ob := range c.Data.View.Objectives {
 		pts := fmt.Sprintf("%4d/%-4d %s", ob.Earned, ob.Points, c.T("points"))
 		status := c.T(ob.Status)
-		title := truncate(text(c, ob.Title), max(10, c.Width-32))
-		lines = append(lines, fmt.Sprintf(" %s %-*s %s  %s", statusIcon(c, ob.Status), max(10, c.Width-32), title, c.Styles.Value.Render(pts), c.Styles.Muted.Render(status)))
+		w := max(10, c.Width-32)
+		title := truncate(text(c, ob.Title), w)
+		// Pad by cells, not runes: Japanese titles are two cells a character.
+		title += strings.Repeat(" ", max(0, w-lipgloss.Width(title)))
+		lines = append(lines, fmt.Sprintf(" %s %s %s  %s", statusIcon(c, ob.Status), title, c.Styles.Value.Render(pts), c.Styles.Muted.Render(status)))
 	}
 	return strings.Join(window(lines, 0, BodyHeight(c)), "\n")
 }

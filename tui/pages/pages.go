@@ -29,7 +29,7 @@ type Page interface {
 func text(c *common.Common, t scenario.Text) string { return t.In(c.Lang) }
 
 // BodyHeight is the rows a page may use.
-func BodyHeight(c *common.Common) int { return max(3, c.Height-4) }
+func BodyHeight(c *common.Common) int { return max(3, c.Height-3) }
 
 // truncate cuts s to w cells.
 func truncate(s string, w int) string {

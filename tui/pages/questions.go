@@ -122,6 +122,14 @@ func (q *Questions) View() string {
 	if len(qs) == 0 {
 		return s.Muted.Render(c.T("no questions"))
 	}
+	if q.typing {
+		// Questions may appear meanwhile: keep the one being answered selected.
+		for i, it := range qs {
+			if it.ID == q.asking {
+				q.cur.Index = i
+			}
+		}
+	}
 	q.cur.Clamp(len(qs), q.rows())
 	var rows []string
 	for i, it := range qs {
