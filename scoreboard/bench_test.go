@@ -163,12 +163,20 @@ func BenchmarkFanout(b *testing.B) {
 		go func() {
 			defer readers.Done()
 			var last int64
+			var queue [][]byte
+			var now time.Time
 			for {
-				_, data, err := v.conn.ReadMessage()
-				now := time.Now()
-				if err != nil {
-					return
+				if len(queue) == 0 {
+					_, frame, err := v.conn.ReadMessage()
+					now = time.Now()
+					if err != nil {
+						return
+					}
+					// A frame may carry several messages, one per line.
+					queue = bytes.Split(frame, []byte{'\n'})
 				}
+				data := queue[0]
+				queue = queue[1:]
 				if !bytes.HasPrefix(data, []byte(`{"type":"event"`)) {
 					others.Add(1)
 					continue

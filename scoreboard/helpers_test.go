@@ -357,8 +357,9 @@ func kinds(evs []engine.EventView) []string {
 
 // wsConn is a test client.
 type wsConn struct {
-	t testing.TB
-	c *websocket.Conn
+	t     testing.TB
+	c     *websocket.Conn
+	queue [][]byte // messages of the last frame not read yet
 }
 
 // dial opens /ws with optional headers; it fails the test unless the
@@ -374,7 +375,7 @@ func (f *fixture) dial(h http.Header) *wsConn {
 		f.t.Fatalf("dial %s: %v (status %d)", f.ws, err, status)
 	}
 	f.t.Cleanup(func() { c.Close() })
-	return &wsConn{f.t, c}
+	return &wsConn{t: f.t, c: c}
 }
 
 // snapshot is the data of a snapshot message.
@@ -435,12 +436,22 @@ func (w *wsConn) read(timeout time.Duration) Message {
 }
 
 func (w *wsConn) tryRead(timeout time.Duration) (Message, error) {
-	w.c.SetReadDeadline(time.Now().Add(timeout))
 	var m Message
-	_, b, err := w.c.ReadMessage()
-	if err != nil {
-		return m, err
+	// A frame may carry several messages, one per line.
+	for len(w.queue) == 0 {
+		w.c.SetReadDeadline(time.Now().Add(timeout))
+		_, frame, err := w.c.ReadMessage()
+		if err != nil {
+			return m, err
+		}
+		for _, line := range bytes.Split(frame, []byte{'\n'}) {
+			if len(line) > 0 {
+				w.queue = append(w.queue, line)
+			}
+		}
 	}
+	b := w.queue[0]
+	w.queue = w.queue[1:]
 	if err := json.Unmarshal(b, &m); err != nil {
 		return m, fmt.Errorf("decode %s: %w", b, err)
 	}

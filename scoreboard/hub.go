@@ -62,9 +62,6 @@ func (h *hub) run(ctx context.Context) {
 	defer func() { cancel() }()
 	tick := time.NewTicker(h.s.opts.ViewInterval)
 	defer tick.Stop()
-	// After events, views are refreshed once the burst settles (coalesced),
-	// not once per event.
-	var refresh <-chan time.Time
 	h.sampleTrends()
 	for {
 		select {
@@ -85,13 +82,10 @@ func (h *hub) run(ctx context.Context) {
 				h.pushViews()
 				continue
 			}
-			h.fanOut(u)
-			if refresh == nil {
-				refresh = time.After(100 * time.Millisecond)
-			}
-		case <-refresh:
-			refresh = nil
-			h.pushViews()
+			// The last event of a burst carries fresh views in the same
+			// frame, so a score change costs each viewer one write, and a
+			// burst one view, not one per event.
+			h.fanOut(u, len(updates) == 0)
 		case <-tick.C:
 			h.sampleTrends()
 			h.pushViews()
@@ -118,8 +112,8 @@ func (h *hub) closeAll() {
 }
 
 // fanOut renders an event once per scope present and queues it to each
-// client that may see it.
-func (h *hub) fanOut(u engine.Update) {
+// client that may see it, followed (withViews) by that scope's fresh view.
+func (h *hub) fanOut(u engine.Update, withViews bool) {
 	sc := h.s.x.Scenario()
 	cache := map[string][]byte{}
 	h.mu.Lock()
@@ -137,6 +131,11 @@ func (h *hub) fanOut(u engine.Update) {
 		if !done {
 			if v, ok := engine.ViewEvent(sc, u, c.scope); ok {
 				msg = encode("event", u.Event.Seq, "", v)
+				if withViews {
+					if view, err := h.s.view(who{c.scope.Role, c.scope.Team}); err == nil {
+						msg = append(append(msg, '\n'), encode("view", 0, "", view)...)
+					}
+				}
 			}
 			cache[k] = msg
 		}

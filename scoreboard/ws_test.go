@@ -587,7 +587,7 @@ func TestWSOrigin(t *testing.T) {
 				t.Errorf("Origin %q refused: %v", c.origin, err)
 				continue
 			}
-			w := &wsConn{t, conn}
+			w := &wsConn{t: t, c: conn}
 			if snap, _ := w.hello("", 0); snap.Role != "public" {
 				t.Errorf("Origin %q: snapshot %+v", c.origin, snap)
 			}
@@ -628,7 +628,7 @@ func TestWSSlowClientDropped(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { sc.Close() })
-	slow := &wsConn{t, sc}
+	slow := &wsConn{t: t, c: sc}
 	slow.hello(f.instr(), 0)
 	fast, _, _ := f.connect("", 0)
 	waitClients(t, f.s, 2, time.Second)

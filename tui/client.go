@@ -4,6 +4,7 @@
 package tui
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"encoding/json"
@@ -168,11 +169,20 @@ func (c *Client) session(ctx context.Context) (up bool, err error) {
 		return false, err
 	}
 	connected := false
+	var queue [][]byte // a frame may carry several messages, one per line
 	for {
-		conn.SetReadDeadline(time.Now().Add(90 * time.Second))
-		_, data, err := conn.ReadMessage()
-		if err != nil {
-			return connected, fmt.Errorf("read: %w", err)
+		if len(queue) == 0 {
+			conn.SetReadDeadline(time.Now().Add(90 * time.Second))
+			_, frame, err := conn.ReadMessage()
+			if err != nil {
+				return connected, fmt.Errorf("read: %w", err)
+			}
+			queue = bytes.Split(frame, []byte{'\n'})
+		}
+		data := queue[0]
+		queue = queue[1:]
+		if len(data) == 0 {
+			continue
 		}
 		var m scoreboard.Message
 		if err := json.Unmarshal(data, &m); err != nil {

@@ -655,10 +655,14 @@
         ws.send(JSON.stringify({ type: 'hello', id: 'hello', data: hello }));
       };
       ws.onmessage = (ev) => {
-        let m;
-        try { m = JSON.parse(ev.data); } catch (e) { return; }
-        if (!m || typeof m !== 'object') return;
-        this.handle(m);
+        // A frame may carry several messages, one per line.
+        for (const line of String(ev.data).split('\n')) {
+          if (!line) continue;
+          let m;
+          try { m = JSON.parse(line); } catch (e) { continue; }
+          if (!m || typeof m !== 'object') continue;
+          this.handle(m);
+        }
       };
       ws.onerror = () => { /* onclose follows */ };
       ws.onclose = () => {
