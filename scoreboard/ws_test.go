@@ -194,7 +194,6 @@ func TestWSHello(t *testing.T) {
 	}
 }
 
-
 // A refused hello is answered with an error message before the connection
 // closes, so a console can say "unknown token" rather than "connection
 // lost".
