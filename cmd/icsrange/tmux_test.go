@@ -166,7 +166,10 @@ func TestTmuxTUI(t *testing.T) {
 	// program gets the whole 80×24).
 	os.WriteFile(conf, []byte("set -g remain-on-exit on\nset -g status off\n"), 0o644)
 	s := &tmuxSession{t: t, socket: fmt.Sprintf("icsrange-test-%d", os.Getpid()), name: "trainee"}
-	cmdline := fmt.Sprintf("%s tui --server http://%s --token %s", binary, addr, tok.Teams["team-1"])
+	// The shell records the exit status in a file: tmux's own
+	// #{pane_dead_status} is sometimes never filled in on a loaded machine.
+	statusFile := filepath.Join(t.TempDir(), "status")
+	cmdline := fmt.Sprintf("%s tui --server http://%s --token %s; echo $? > %s", binary, addr, tok.Teams["team-1"], statusFile)
 	out, err := exec.Command("tmux", "-L", s.socket, "-f", conf, "new-session", "-d", "-s", s.name, "-x", "80", "-y", "24", cmdline).CombinedOutput()
 	if err != nil {
 		t.Fatalf("tmux new-session: %v: %s", err, out)
@@ -205,26 +208,17 @@ func TestTmuxTUI(t *testing.T) {
 
 	// q quits cleanly: the pane's process ends with status 0, no panic.
 	s.keys("q")
-	deadline = time.Now().Add(10 * time.Second)
+	deadline = time.Now().Add(20 * time.Second)
 	for {
-		st, err := s.tmux("display-message", "-p", "-t", s.name, "#{pane_dead}|#{pane_dead_status}|#{pane_dead_signal}")
-		if err != nil {
-			t.Fatalf("display-message: %v: %s", err, st)
-		}
-		// The pane is dead when the terminal closes; its status or signal
-		// comes once tmux has reaped the process.
-		f := strings.Split(strings.TrimSpace(st), "|")
-		if len(f) == 3 && f[0] == "1" && f[2] != "" {
-			t.Fatalf("the program was killed by signal %s; the screen:\n%s", f[2], s.capture())
-		}
-		if len(f) == 3 && f[0] == "1" && f[1] != "" {
-			if f[1] != "0" {
-				t.Errorf("the program exited with status %s", f[1])
+		b, err := os.ReadFile(statusFile)
+		if err == nil && len(strings.TrimSpace(string(b))) > 0 {
+			if st := strings.TrimSpace(string(b)); st != "0" {
+				t.Errorf("the program exited with status %s; the screen:\n%s", st, s.capture())
 			}
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("q did not quit (pane dead, status: %q); the screen:\n%s", st, s.capture())
+			t.Fatalf("q did not quit; the screen:\n%s", s.capture())
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
