@@ -44,6 +44,9 @@ type Config struct {
 	BackendName  string
 	Seed         uint64 // 0 = random
 	Progress     func(backend.Step)
+	// TrafficCap is the rows each PLC's traffic log keeps in full before
+	// only summaries (default DefaultTrafficCap).
+	TrafficCap int
 }
 
 // Exercise is one run of a scenario. Its methods are safe for concurrent
@@ -62,6 +65,8 @@ type Exercise struct {
 	feed  *Feed
 	auth  auth
 	err   error // a failed commit stops the exercise
+
+	trafficCap int
 
 	tokens Tokens // plaintext, only in a fresh exercise
 }
@@ -114,7 +119,10 @@ func New(ctx context.Context, cfg Config) (*Exercise, error) {
 	if err != nil {
 		return nil, err
 	}
-	x := &Exercise{sc: sc, id: id, dir: cfg.DataDir, store: st, state: NewState(), feed: newFeed()}
+	x := &Exercise{sc: sc, id: id, dir: cfg.DataDir, store: st, state: NewState(), feed: newFeed(), trafficCap: cfg.TrafficCap}
+	if x.trafficCap <= 0 {
+		x.trafficCap = DefaultTrafficCap
+	}
 	fail := func(err error) (*Exercise, error) {
 		if x.dep != nil {
 			x.dep.Close()
@@ -128,6 +136,7 @@ func New(ctx context.Context, cfg Config) (*Exercise, error) {
 	meta := map[string]string{
 		"exercise_id": id, "scenario_path": cfg.ScenarioPath, "scenario_yaml": string(cfg.ScenarioYAML),
 		"backend": cfg.BackendName, "seed": fmt.Sprint(seed), "created": time.Now().UTC().Format(time.RFC3339),
+		"traffic_cap":      fmt.Sprint(x.trafficCap),
 		"token.instructor": x.auth.instructor.String(),
 	}
 	for _, t := range cfg.Teams {
@@ -221,7 +230,8 @@ func Open(ctx context.Context, dir string, b backend.Backend, loadScenario func(
 	if err := json.Unmarshal([]byte(meta["teams"]), &teams); err != nil {
 		return fail(fmt.Errorf("read teams: %w", err))
 	}
-	x := &Exercise{sc: sc, id: meta["exercise_id"], dir: dir, store: st, state: NewState(), feed: newFeed()}
+	x := &Exercise{sc: sc, id: meta["exercise_id"], dir: dir, store: st, state: NewState(), feed: newFeed(), trafficCap: DefaultTrafficCap}
+	fmt.Sscan(meta["traffic_cap"], &x.trafficCap)
 	x.auth = auth{teams: map[string]token.Hash{}}
 	if x.auth.instructor, err = token.ParseHash(meta["token.instructor"]); err != nil {
 		return fail(err)
@@ -268,6 +278,10 @@ func Open(ctx context.Context, dir string, b backend.Backend, loadScenario func(
 		return fail(err)
 	}
 	x.initRuntime(teams)
+	if err := x.restoreTraffic(ctx, meta); err != nil {
+		dep.Close()
+		return fail(err)
+	}
 	// Network state lives in the backend; put back what the log says.
 	for _, t := range teams {
 		ts := x.state.Team[t]

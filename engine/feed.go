@@ -11,6 +11,8 @@ import (
 type Update struct {
 	Event store.Event
 	Score int
+	// Traffic, when set, is new traffic-log rows instead of an event.
+	Traffic *TrafficBatch
 }
 
 // Feed fans committed events out to subscribers. Publishing never blocks:

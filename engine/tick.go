@@ -18,12 +18,13 @@ import (
 // teamRT is a team's runtime scratch: its rule env, value buffers and the
 // timers of for: rules. Everything here is derived; the state is the log.
 type teamRT struct {
-	name   string
-	env    *scenario.Env
-	vm     vm.VM
-	vals   []plantsim.Values
-	since  map[string]time.Duration // objective → when its when-rule started holding
-	alarms []alarmTag
+	name    string
+	env     *scenario.Env
+	vm      vm.VM
+	vals    []plantsim.Values
+	since   map[string]time.Duration // objective → when its when-rule started holding
+	alarms  []alarmTag
+	traffic *trafficRT
 }
 
 type alarmTag struct {
@@ -50,7 +51,7 @@ func (x *Exercise) initRuntime(teams []string) {
 	}
 	for _, name := range teams {
 		rt := &teamRT{name: name, env: l.NewEnv(), vals: make([]plantsim.Values, len(l.PLCs)),
-			since: map[string]time.Duration{}, alarms: alarms}
+			since: map[string]time.Duration{}, alarms: alarms, traffic: newTrafficRT()}
 		x.bindEnv(rt)
 		x.rt[name] = rt
 	}
@@ -89,6 +90,10 @@ func (x *Exercise) bindEnv(rt *teamRT) {
 	e.Achieved = func(id string) bool { o := ts().Objectives[id]; return o != nil && o.Status == StatusAchieved }
 	e.Failed = func(id string) bool { o := ts().Objectives[id]; return o != nil && o.Status == StatusFailed }
 	e.ConduitOpen = func(from, to string) bool { return !ts().Cut[[2]string{from, to}] }
+	e.Writes = func(host string) int { return rt.traffic.writesFrom[x.hostAddr(host)] }
+	e.TeamWrote = func(plc, tag string) bool { return rt.traffic.traineeWrote[plc+"."+tag] > 0 }
+	e.Reachable = func(host, plc string) bool { return x.reachable(ts(), host, plc) }
+	e.Talkers = func(plc string) int { return len(rt.traffic.firstSeen[plc]) }
 }
 
 func (x *Exercise) evalBool(rt *teamRT, r *scenario.Rule) (bool, error) {
@@ -144,6 +149,11 @@ func (x *Exercise) tick(ctx context.Context) error {
 		return fmt.Errorf("advance plants: %w", err)
 	}
 	x.clock = t
+	if t%trafficEvery == 0 {
+		if err := x.collectTraffic(ctx); err != nil {
+			return err
+		}
+	}
 	for _, name := range x.state.Teams {
 		if err := x.evalTeam(ctx, x.rt[name]); err != nil {
 			return err
@@ -239,6 +249,16 @@ func (x *Exercise) evalTeam(ctx context.Context, rt *teamRT) error {
 		}
 	}
 	return nil
+}
+
+// hostAddr is a scenario host's address.
+func (x *Exercise) hostAddr(id string) string {
+	for _, h := range x.sc.Hosts {
+		if h.ID == id {
+			return h.Address
+		}
+	}
+	return ""
 }
 
 // SampleEvery is how often plant values are recorded for the report.

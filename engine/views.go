@@ -218,6 +218,9 @@ type PLCView struct {
 	// then absent (the PLC still answers Modbus).
 	Online bool      `json:"online"`
 	Tags   []TagView `json:"tags,omitempty"`
+	// Traffic is what the PLC's traffic log says in numbers: a trainee can
+	// notice a new talker or a burst of writes, and must look for who.
+	Traffic PLCTraffic `json:"traffic"`
 }
 
 // TeamObjective is an objective and how the team stands on it.
@@ -304,7 +307,7 @@ func (x *Exercise) TeamView(team string) (TeamView, error) {
 	for pi, p := range x.sc.PLCs {
 		spec := x.sc.Spec.Plant.PLCs[pi]
 		pv := PLCView{ID: p.ID, Title: titleOr(spec.Title, p.ID), Model: p.Model, Zone: p.Zone,
-			Modbus: eps[p.ID].addr, UnitID: eps[p.ID].unit, Online: hmiUp}
+			Modbus: eps[p.ID].addr, UnitID: eps[p.ID].unit, Online: hmiUp, Traffic: x.trafficIndicators(team, p.ID)}
 		if hmiUp {
 			if err := x.dep.Read(team, p.ID, &vals); err != nil {
 				return TeamView{}, err
@@ -397,6 +400,7 @@ type PLCTruth struct {
 	Checksum string             `json:"checksum"`
 	Faults   map[string]float64 `json:"faults,omitempty"`
 	Tags     []TruthTag         `json:"tags"`
+	Traffic  PLCTraffic         `json:"traffic"`
 }
 
 // InstructorTeam is a team in the instructor console.
@@ -476,7 +480,7 @@ func (x *Exercise) InstructorView() (InstructorView, error) {
 			}
 			m := x.sc.Layout.Model[pi]
 			pt := PLCTruth{ID: p.ID, Model: p.Model, Mode: string(vals.Mode), Program: vals.Program,
-				Checksum: fmt.Sprintf("%08X", vals.Checksum), Faults: maps.Clone(vals.Faults)}
+				Checksum: fmt.Sprintf("%08X", vals.Checksum), Faults: maps.Clone(vals.Faults), Traffic: x.trafficIndicators(t.Name, p.ID)}
 			for ti, tg := range m.Tags {
 				tt := TruthTag{Name: tg.Name, Table: tg.Table.Prefix(), Class: tg.Class.String(), Unit: tg.Unit,
 					Min: tg.Min, Max: tg.Max, Truth: vals.Truth[ti], Reported: vals.Reported[ti], Override: vals.Override[ti]}

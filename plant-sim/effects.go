@@ -47,15 +47,34 @@ func (p *PLC) Apply(e Effect) error {
 		if p.mode == ModeFault {
 			return fmt.Errorf("the PLC is in fault; clear %s first", FaultCPU)
 		}
+		if p.mode != e.Mode {
+			p.audit(p.now, "mode", "", fmt.Sprintf("mode %s → %s", p.mode, e.Mode))
+		}
 		p.mode = e.Mode
 	case EffectLogic:
 		prog, ok := p.model.Program(e.Program)
 		if !ok {
 			return fmt.Errorf("model %s has no logic program %q (have %v)", p.model.Name, e.Program, p.model.Programs)
 		}
+		if prog != p.program {
+			p.audit(p.now, "logic", "", fmt.Sprintf("logic %s (checksum %08X) → %s (checksum %08X)",
+				p.model.Programs[p.program], p.model.Checksum(p.program), p.model.Programs[prog], p.model.Checksum(prog)))
+		}
 		p.program = prog
 	case EffectFault, EffectClearFault:
-		return p.applyFault(e)
+		err := p.applyFault(e)
+		if err == nil {
+			what := e.Fault
+			if e.Tag != "" {
+				what += " " + e.Tag
+			}
+			if e.Kind == EffectFault {
+				p.audit(p.now, "fault", "", what+" started")
+			} else {
+				p.audit(p.now, "fault", "", what+" cleared")
+			}
+		}
+		return err
 	case EffectWrite:
 		i, err := p.tag(e.Tag)
 		if err != nil {

@@ -84,7 +84,14 @@ func (l *Layout) Valid(t Table, addr, qty int) bool {
 	return false
 }
 
-// tagAt returns the tag at a coil or holding register address.
+// TagAt returns the tag at a coil or holding register address (scaled or
+// float32 block).
+func (l *Layout) TagAt(t Table, addr int) (int, bool) {
+	i := l.tagAt(t, addr)
+	return i, i >= 0
+}
+
+// tagAt returns the tag at a coil or holding register address, or -1.
 func (l *Layout) tagAt(t Table, addr int) int {
 	tags := l.Tables[t]
 	if addr < len(tags) {

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -54,6 +55,8 @@ func decodeBody(w http.ResponseWriter, r *http.Request, v any, limit int64) bool
 //	POST /v1/advance   {"to_ms": N}: run the PLC to exercise time N (engine clock), reply Values
 //	GET  /v1/snapshot  the PLC's state (gob), for checkpoints
 //	PUT  /v1/snapshot  restore a state
+//	GET  /v1/capture?after=N   transactions and audit entries after seq N
+//	POST /v1/attribute {"remote", "source", "note"}: who a connection really is
 func MgmtHandler(p *PLC, tok token.Hash) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /v1/health", func(w http.ResponseWriter, r *http.Request) {
@@ -111,6 +114,30 @@ func MgmtHandler(p *PLC, tok token.Hash) http.Handler {
 			return
 		}
 		writeJSON(w, http.StatusOK, p.Health())
+	})
+	mux.HandleFunc("GET /v1/capture", func(w http.ResponseWriter, r *http.Request) {
+		after, err := strconv.ParseUint(r.URL.Query().Get("after"), 10, 64)
+		if err != nil && r.URL.Query().Get("after") != "" {
+			writeError(w, http.StatusBadRequest, "bad_after", "after must be a seq")
+			return
+		}
+		writeJSON(w, http.StatusOK, p.Capture(after))
+	})
+	mux.HandleFunc("POST /v1/attribute", func(w http.ResponseWriter, r *http.Request) {
+		var req struct {
+			Remote string `json:"remote"`
+			Source string `json:"source"`
+			Note   string `json:"note,omitempty"`
+		}
+		if !decodeBody(w, r, &req, maxMgmtBody) {
+			return
+		}
+		if req.Remote == "" || req.Source == "" || len(req.Source) > 256 || len(req.Note) > 256 {
+			writeError(w, http.StatusUnprocessableEntity, "bad_attribution", "remote and source are required (at most 256 bytes each)")
+			return
+		}
+		p.Attribute(req.Remote, req.Source, req.Note)
+		writeJSON(w, http.StatusOK, map[string]bool{"ok": true})
 	})
 	mux.HandleFunc("POST /v1/effects", func(w http.ResponseWriter, r *http.Request) {
 		var e Effect

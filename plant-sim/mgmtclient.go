@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strconv"
 	"sync"
 	"time"
 )
@@ -63,7 +64,7 @@ func (c *MgmtClient) do(ctx context.Context, method, path, ctype string, body io
 		_, err := io.Copy(w, io.LimitReader(resp.Body, maxSnapshot))
 		return err
 	}
-	return json.NewDecoder(io.LimitReader(resp.Body, 4<<20)).Decode(out)
+	return json.NewDecoder(io.LimitReader(resp.Body, 32<<20)).Decode(out)
 }
 
 func (c *MgmtClient) post(ctx context.Context, path string, in, out any) error {
@@ -151,4 +152,16 @@ func (c *MgmtClient) Restore(ctx context.Context, s *Snapshot) error {
 	c.have = false
 	c.mu.Unlock()
 	return c.do(ctx, http.MethodPut, "/v1/snapshot", "application/octet-stream", &buf, nil)
+}
+
+// Capture fetches the records after seq.
+func (c *MgmtClient) Capture(ctx context.Context, after uint64) (Capture, error) {
+	var out Capture
+	err := c.do(ctx, http.MethodGet, "/v1/capture?after="+strconv.FormatUint(after, 10), "", nil, &out)
+	return out, err
+}
+
+// Attribute tells the PLC who a connection really is.
+func (c *MgmtClient) Attribute(ctx context.Context, remote, source, note string) error {
+	return c.post(ctx, "/v1/attribute", map[string]string{"remote": remote, "source": source, "note": note}, nil)
 }

@@ -114,6 +114,10 @@ type PLC struct {
 	histFull bool
 
 	deviceID deviceIdentity
+
+	rec        *recorder
+	auditTags  []int     // trip and bypass tags, watched for the audit trail
+	auditPrev  []float64 // their values at the last scan
 }
 
 type deviceIdentity struct {
@@ -184,7 +188,17 @@ func New(cfg Config) (*PLC, error) {
 			p.history[i] = make([]float32, p.histLen)
 		}
 	}
+	p.rec = newRecorder()
+	for i, t := range model.Tags {
+		if t.Class == ClassTrip || t.Class == ClassBypass {
+			p.auditTags = append(p.auditTags, i)
+		}
+	}
 	p.proc.Init(p.v)
+	p.auditPrev = make([]float64, len(p.auditTags))
+	for k, i := range p.auditTags {
+		p.auditPrev[k] = p.v[i]
+	}
 	p.measure()
 	p.publish()
 	return p, nil
@@ -250,8 +264,22 @@ func (p *PLC) scan() {
 	}
 	clear(p.net)
 	p.scans++
-	p.record()
+	p.recordHistory()
 	p.publish()
+	for k, i := range p.auditTags {
+		if now := p.v[i]; now != p.auditPrev[k] {
+			p.auditPrev[k] = now
+			t := &p.model.Tags[i]
+			kind, state := "trip", "cleared"
+			if t.Class == ClassBypass {
+				kind, state = "bypass", "off"
+			}
+			if now >= 0.5 {
+				state = map[string]string{"trip": "set", "bypass": "on"}[kind]
+			}
+			p.audit(p.now, kind, "", fmt.Sprintf("%s %s", t.Name, state))
+		}
+	}
 	// Replays move on after publishing, so the first scan shows the oldest
 	// recorded sample.
 	for i := range p.over {
@@ -309,8 +337,8 @@ func (p *PLC) measure() {
 	}
 }
 
-// record appends the scan's measurements to the replay history.
-func (p *PLC) record() {
+// recordHistory appends the scan's measurements to the replay history.
+func (p *PLC) recordHistory() {
 	for i, h := range p.history {
 		if h != nil {
 			h[p.histPos] = float32(p.m[i])

@@ -2,6 +2,7 @@ package plantsim
 
 import (
 	"encoding/binary"
+	"time"
 
 	"github.com/icsrange/icsrange/plant-sim/modbus"
 )
@@ -32,6 +33,12 @@ func (r Role) mayWrite(c Class) bool {
 // returns ok=false when the PLC must not answer at all (communication loss).
 // Unit-id routing is the caller's.
 func (p *PLC) handle(pdu []byte, role Role, out []byte) ([]byte, bool) {
+	out, ok, _ := p.handleAt(pdu, role, out)
+	return out, ok
+}
+
+// handleAt is handle that also says the PLC's clock when it answered.
+func (p *PLC) handleAt(pdu []byte, role Role, out []byte) (_ []byte, _ bool, now time.Duration) {
 	req, ex := modbus.ParseRequest(pdu)
 	fc := byte(0)
 	if len(pdu) > 0 {
@@ -39,11 +46,12 @@ func (p *PLC) handle(pdu []byte, role Role, out []byte) ([]byte, bool) {
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	now = p.now
 	if p.commLoss {
-		return out, false
+		return out, false, now
 	}
 	if ex != 0 {
-		return modbus.AppendException(out, fc, ex), true
+		return modbus.AppendException(out, fc, ex), true, now
 	}
 	if req.Function == modbus.FuncEncapsulatedInterface {
 		id := modbus.DeviceID{
@@ -57,15 +65,15 @@ func (p *PLC) handle(pdu []byte, role Role, out []byte) ([]byte, bool) {
 		}
 		out, ex = modbus.AppendDeviceID(out, &id, req)
 		if ex != 0 {
-			return modbus.AppendException(out, fc, ex), true
+			return modbus.AppendException(out, fc, ex), true, now
 		}
-		return out, true
+		return out, true, now
 	}
 	out, ex = p.execute(&req, role, out)
 	if ex != 0 {
-		return modbus.AppendException(out, fc, ex), true
+		return modbus.AppendException(out, fc, ex), true, now
 	}
-	return out, true
+	return out, true, now
 }
 
 // reject answers a request for another unit id with exception 0B, or not at

@@ -7,8 +7,10 @@ import (
 	"crypto/x509"
 	"encoding/asn1"
 	"errors"
+	"fmt"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/icsrange/icsrange/plant-sim/modbus"
@@ -37,6 +39,8 @@ const DefaultMaxClients = 32
 type Server struct {
 	plc *PLC
 	cfg ServerConfig
+
+	connSeq atomic.Uint64
 
 	mu        sync.Mutex
 	listeners map[net.Listener]struct{}
@@ -94,7 +98,12 @@ func (s *Server) Serve(ln net.Listener) error {
 		delay = 0
 		s.mu.Lock()
 		if s.closed || len(s.conns) >= s.cfg.MaxClients {
+			full := !s.closed
 			s.mu.Unlock()
+			if full {
+				s.plc.audit(s.plc.Now(), "refused", conn.RemoteAddr().String(),
+					fmt.Sprintf("refused %s: all %d connection slots taken", conn.RemoteAddr(), s.cfg.MaxClients))
+			}
 			conn.Close()
 			continue
 		}
@@ -127,12 +136,29 @@ func (s *Server) Clients() int {
 	return len(s.conns)
 }
 
+// connInfo is what the traffic log knows of a connection.
+type connInfo struct {
+	id     uint64
+	remote string
+	listen string
+	source string // attributed source, or remote
+	note   string
+	seen   bool // a request has come: attribution settled, connect logged
+}
+
 func (s *Server) serveConn(conn net.Conn) {
+	c := &connInfo{id: s.connSeq.Add(1), remote: conn.RemoteAddr().String(), listen: conn.LocalAddr().String()}
+	c.source = c.remote
 	defer func() {
 		conn.Close()
 		s.mu.Lock()
 		delete(s.conns, conn)
 		s.mu.Unlock()
+		p := s.plc
+		if !c.seen {
+			p.audit(p.Now(), "connect", c.source, "connect from "+c.source)
+		}
+		p.audit(p.Now(), "disconnect", c.source, "disconnect "+c.source)
 		s.wg.Done()
 	}()
 	role := RoleNone
@@ -165,21 +191,43 @@ func (s *Server) serveConn(conn net.Conn) {
 		if err != nil {
 			return
 		}
+		if !c.seen {
+			// Whoever plays traffic for someone else (an attack from the
+			// scenario's attacker host, a forwarded trainee session)
+			// attributes its connection before its first request.
+			c.seen = true
+			if a, ok := s.plc.attributed(c.remote); ok {
+				c.source, c.note = a.source, a.note
+			}
+			s.plc.audit(s.plc.Now(), "connect", c.source, "connect from "+c.source+noteSuffix(c.note))
+		}
 		out = modbus.AppendHeader(out[:0], h.TxID, h.Unit, 0)
 		var ok bool
+		var clock time.Duration
 		if h.Unit != unit && h.Unit != 0 && h.Unit != 255 {
 			out, ok = s.plc.reject(pdu[0], out)
+			clock = s.plc.Now()
 		} else {
-			out, ok = s.plc.handle(pdu, role, out)
+			out, ok, clock = s.plc.handleAt(pdu, role, out)
 		}
+		if ok {
+			modbus.PatchLength(out)
+		}
+		s.plc.record(clock, c, in[:modbus.HeaderLen+len(pdu)], out, !ok)
 		if !ok {
 			continue
 		}
-		modbus.PatchLength(out)
 		if _, err := conn.Write(out); err != nil {
 			return
 		}
 	}
+}
+
+func noteSuffix(note string) string {
+	if note == "" {
+		return ""
+	}
+	return " (" + note + ")"
 }
 
 // roleOf reads the role from the client certificate; without the extension

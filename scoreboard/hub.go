@@ -82,6 +82,10 @@ func (h *hub) run(ctx context.Context) {
 				h.pushViews()
 				continue
 			}
+			if u.Traffic != nil {
+				h.fanOutTraffic(u.Traffic)
+				continue
+			}
 			// The last event of a burst carries fresh views in the same
 			// frame, so a score change costs each viewer one write, and a
 			// burst one view, not one per event.
@@ -141,6 +145,28 @@ func (h *hub) fanOut(u engine.Update, withViews bool) {
 		}
 		if msg != nil && !c.deliver(u.Event.Seq, msg) {
 			h.dropSlow(c)
+		}
+	}
+}
+
+// fanOutTraffic sends new traffic-log rows to the team's clients and the
+// instructors; never to the public or other teams.
+func (h *hub) fanOutTraffic(b *engine.TrafficBatch) {
+	msg := encode("traffic", 0, "", b)
+	h.mu.Lock()
+	clients := make([]*client, 0, len(h.clients))
+	for c := range h.clients {
+		clients = append(clients, c)
+	}
+	h.mu.Unlock()
+	for _, c := range clients {
+		if !c.authed() {
+			continue
+		}
+		if c.scope.Role == engine.RoleInstructor || (c.scope.Role == engine.RoleTeam && c.scope.Team == b.Team) {
+			if !c.deliver(0, msg) {
+				h.dropSlow(c)
+			}
 		}
 	}
 }

@@ -129,6 +129,8 @@ func (s *Server) routes() {
 	m.HandleFunc("POST /api/adjust", s.auth(instructorOnly, s.postAdjust))
 	m.HandleFunc("POST /api/broadcast", s.auth(instructorOnly, s.postBroadcast))
 	m.HandleFunc("GET /api/report", s.auth(instructorOnly, s.getReport))
+	m.HandleFunc("GET /api/traffic", s.auth(anyRole, s.getTraffic))
+	m.HandleFunc("GET /api/audit", s.auth(anyRole, s.getAudit))
 	m.HandleFunc("GET /ws", s.serveWS)
 	m.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "not_found", "no such endpoint: "+r.Method+" "+r.URL.Path)

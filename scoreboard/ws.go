@@ -13,6 +13,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/icsrange/icsrange/engine"
+	"github.com/icsrange/icsrange/engine/store"
 	"github.com/icsrange/icsrange/engine/token"
 )
 
@@ -314,6 +315,16 @@ func (c *client) catchUp(ctx context.Context, lastSeq int64) error {
 	snap := map[string]any{"role": roleName(scope), "team": scope.Team, "view": v, "events": evs, "resumed": resumed}
 	if scope.Role == engine.RoleTeam {
 		snap["trends"] = s.hub.trends.get(scope.Team)
+		tx, err := s.x.Store().Traffic(ctx, store.TrafficFilter{Team: scope.Team, Limit: 200, Newest: true})
+		if err != nil {
+			return err
+		}
+		au, err := s.x.Store().Audit(ctx, scope.Team, "", 0, 100, true)
+		if err != nil {
+			return err
+		}
+		snap["traffic"] = engine.ViewTraffic(tx)
+		snap["audit"] = engine.ViewAudit(au)
 	}
 	if !c.direct(encode("snapshot", upTo, "", snap)) {
 		return fmt.Errorf("client gone")

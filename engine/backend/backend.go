@@ -107,6 +107,12 @@ type Deployment interface {
 	Restore(data []byte) error
 	// Saved is what Recover needs to re-attach.
 	Saved() []byte
+	// Capture returns a PLC's Modbus transactions and audit entries after
+	// seq, for the traffic log.
+	Capture(ctx context.Context, team, plc string, after uint64) (plantsim.Capture, error)
+	// Attribute tells a PLC who the client at remote (ip:port) really is,
+	// before that client's first request: the source its traffic shows.
+	Attribute(ctx context.Context, team, plc, remote, source, note string) error
 	// Close releases the deployment's resources in this process; it does
 	// not destroy infrastructure that outlives the engine.
 	Close() error

@@ -35,6 +35,10 @@ type Env struct {
 	Achieved    func(string) bool         `expr:"achieved"`     // objective achieved
 	Failed      func(string) bool         `expr:"failed"`       // objective failed
 	ConduitOpen func(string, string) bool `expr:"conduit_open"` // conduit between zones not cut
+	Writes      func(string) int          `expr:"writes"`       // Modbus writes from a scenario host seen at the team's PLCs
+	TeamWrote   func(string, string) bool `expr:"team_wrote"`   // the team's own tools wrote a PLC's tag
+	Reachable   func(string, string) bool `expr:"reachable"`    // a host can reach a PLC on port 502 now
+	Talkers     func(string) int          `expr:"talkers"`      // distinct sources that talked to a PLC
 
 	// Flat plant values; see Layout.
 	T    []float64 `expr:"_t"`    // truth, analog
@@ -281,6 +285,9 @@ func (p *patcher) Visit(node *ast.Node) {
 		}
 		kind, ok := helperIDs[callee.Value]
 		if !ok {
+			if kinds, ok := helperArgs[callee.Value]; ok && len(n.Arguments) == len(kinds) {
+				p.checkArgs(callee.Value, n.Arguments, kinds)
+			}
 			if callee.Value == "conduit_open" && len(n.Arguments) == 2 {
 				from, ok1 := n.Arguments[0].(*ast.StringNode)
 				to, ok2 := n.Arguments[1].(*ast.StringNode)
@@ -309,6 +316,48 @@ func (p *patcher) Visit(node *ast.Node) {
 		}
 		if !p.c.ids[kind][s.Value] {
 			p.fail(s, "unknown %s %q in %s()", kind, s.Value, callee.Value)
+		}
+	}
+}
+
+// helperArgs are the id kinds the multi-argument traffic helpers take.
+var helperArgs = map[string][]string{
+	"writes": {"host"}, "team_wrote": {"plc", "tag"}, "reachable": {"host", "plc"}, "talkers": {"plc"},
+}
+
+// checkArgs checks a traffic helper's quoted ids; a tag is checked against
+// the PLC named before it and must be writable (a coil or holding register).
+func (p *patcher) checkArgs(name string, args []ast.Node, kinds []string) {
+	plc := -1
+	for i, kind := range kinds {
+		s, ok := args[i].(*ast.StringNode)
+		if !ok {
+			p.fail(args[i], "%s takes %s id as a quoted string", name, article(kind))
+			return
+		}
+		switch kind {
+		case "host":
+			if _, ok := p.c.layout.HostIndex(s.Value); !ok {
+				p.fail(s, "unknown host %q in %s()", s.Value, name)
+			}
+		case "plc":
+			pi, ok := p.c.layout.PLCIndex(s.Value)
+			if !ok {
+				p.fail(s, "unknown PLC %q in %s()", s.Value, name)
+				return
+			}
+			plc = pi
+		case "tag":
+			if plc < 0 {
+				return
+			}
+			m := p.c.layout.Model[plc]
+			ti, ok := m.Tag(s.Value)
+			if !ok {
+				p.fail(s, "PLC %s (%s) has no tag %q", p.c.layout.PLCs[plc], m.Name, s.Value)
+			} else if t := m.Tags[ti].Table; t != plantsim.Coil && t != plantsim.HoldingRegister {
+				p.fail(s, "tag %s is %s; trainees write coils and holding registers", s.Value, article(t.String()))
+			}
 		}
 	}
 }

@@ -143,6 +143,13 @@ func (l local) Advance(_ context.Context, t time.Duration) error {
 func (l local) Read(v *plantsim.Values) error                         { l.p.Read(v); return nil }
 func (l local) Save(context.Context) (*plantsim.Snapshot, error)      { return l.p.Save() }
 func (l local) Restore(_ context.Context, s *plantsim.Snapshot) error { return l.p.Restore(s) }
+func (l local) Capture(_ context.Context, after uint64) (plantsim.Capture, error) {
+	return l.p.Capture(after), nil
+}
+func (l local) Attribute(_ context.Context, remote, source, note string) error {
+	l.p.Attribute(remote, source, note)
+	return nil
+}
 
 // Ping checks that a PLC answers a Modbus request.
 func Ping(ctx context.Context, addr string, unit byte) error {

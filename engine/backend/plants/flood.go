@@ -23,13 +23,14 @@ type flood struct {
 	open  []net.Conn
 }
 
-func startFlood(addr string, unit byte, slots int) *flood {
+func startFlood(addr string, unit byte, slots int, attribute func(local net.Addr)) *flood {
 	f := &flood{done: make(chan struct{})}
 	for range slots {
 		conn, err := net.DialTimeout("tcp", addr, time.Second)
 		if err != nil {
 			break
 		}
+		attribute(conn.LocalAddr())
 		f.open = append(f.open, conn)
 		f.wg.Add(1)
 		go f.hammer(conn, unit)

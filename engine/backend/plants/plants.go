@@ -9,8 +9,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"runtime"
 	"sort"
+	"strconv"
 	"sync"
 	"time"
 
@@ -28,6 +30,10 @@ type PLC interface {
 	Read(v *plantsim.Values) error
 	Save(ctx context.Context) (*plantsim.Snapshot, error)
 	Restore(ctx context.Context, s *plantsim.Snapshot) error
+	// Capture returns the PLC's traffic and audit records after seq.
+	Capture(ctx context.Context, after uint64) (plantsim.Capture, error)
+	// Attribute tells the PLC who the client at remote really is.
+	Attribute(ctx context.Context, remote, source, note string) error
 }
 
 // Endpoint is a provisioned PLC: its handle and where Modbus clients reach it.
@@ -277,7 +283,7 @@ func (d *Deployment) Do(ctx context.Context, teamName string, e backend.Effect) 
 				return blocked(err)
 			}
 		}
-		if err := modbusWrite(ctx, p, e); err != nil {
+		if err := d.modbusWrite(ctx, p, e); err != nil {
 			return backend.Result{}, err
 		}
 		return ok(e.String())
@@ -317,7 +323,9 @@ func (d *Deployment) Do(ctx context.Context, teamName string, e backend.Effect) 
 		}
 		// Twice the default client limit: every slot is taken whatever the
 		// PLC allows; the connections it turns away just end.
-		f := startFlood(p.Modbus, p.Spec.UnitID, 2*plantsim.DefaultMaxClients)
+		f := startFlood(p.Modbus, p.Spec.UnitID, 2*plantsim.DefaultMaxClients, func(local net.Addr) {
+			p.Handle.Attribute(ctx, local.String(), attributedAddr(d.hostAddr(e.From), local), "host "+e.From)
+		})
 		f.until = v.Uptime + e.Duration
 		f.from, f.zone = e.From, p.Spec.Zone
 		t.mu.Lock()
@@ -359,9 +367,64 @@ func (d *Deployment) stopBlockedFloods(t *team) {
 	t.mu.Unlock()
 }
 
+// Capture returns a team's PLC's traffic and audit records after seq.
+func (d *Deployment) Capture(ctx context.Context, teamName, id string, after uint64) (plantsim.Capture, error) {
+	_, p, err := d.lookup(teamName, id)
+	if err != nil {
+		return plantsim.Capture{}, err
+	}
+	return p.Handle.Capture(ctx, after)
+}
+
+// Attribute tells a team's PLC who the client at remote really is.
+func (d *Deployment) Attribute(ctx context.Context, teamName, id, remote, source, note string) error {
+	_, p, err := d.lookup(teamName, id)
+	if err != nil {
+		return err
+	}
+	return p.Handle.Attribute(ctx, remote, source, note)
+}
+
+// hostAddr is a scenario host's address, the source its traffic shows.
+func (d *Deployment) hostAddr(id string) string {
+	for _, h := range d.plan.Hosts {
+		if h.ID == id {
+			return h.Address
+		}
+	}
+	return ""
+}
+
+// dialAs opens a Modbus connection to a PLC and, when it plays a scenario
+// host's traffic, attributes it to the host's address before the first
+// request, so the PLC's traffic log shows the attacker, not the engine.
+func (d *Deployment) dialAs(ctx context.Context, p *Endpoint, from string) (*modbus.Client, error) {
+	c, err := modbus.Dial(ctx, p.Modbus)
+	if err != nil {
+		return nil, err
+	}
+	if from != "" {
+		src := d.hostAddr(from)
+		if err := p.Handle.Attribute(ctx, c.LocalAddr().String(), attributedAddr(src, c.LocalAddr()), "host "+from); err != nil {
+			c.Close()
+			return nil, fmt.Errorf("attribute the connection to %s: %w", from, err)
+		}
+	}
+	return c, nil
+}
+
+// attributedAddr is the host's address with the connection's real source
+// port, so streams stay apart in a capture.
+func attributedAddr(host string, local net.Addr) string {
+	if ta, ok := local.(*net.TCPAddr); ok && host != "" {
+		return net.JoinHostPort(host, strconv.Itoa(ta.Port))
+	}
+	return local.String()
+}
+
 // modbusWrite makes a real Modbus write over TCP, as an attacker's or a
 // trainee's tool would: FC6 to the scaled register, FC5 to a coil.
-func modbusWrite(ctx context.Context, p *Endpoint, e backend.Effect) error {
+func (d *Deployment) modbusWrite(ctx context.Context, p *Endpoint, e backend.Effect) error {
 	m, ok := plantsim.LookupModel(p.Spec.Model)
 	if !ok {
 		return fmt.Errorf("plc %s: unknown model %q", p.Spec.ID, p.Spec.Model)
@@ -374,7 +437,7 @@ func modbusWrite(ctx context.Context, p *Endpoint, e backend.Effect) error {
 	addr := uint16(m.Layout().Addr[i])
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	c, err := modbus.Dial(ctx, p.Modbus)
+	c, err := d.dialAs(ctx, p, e.From)
 	if err != nil {
 		return err
 	}
@@ -408,7 +471,7 @@ func (d *Deployment) scan(ctx context.Context, t *team, e backend.Effect) (backe
 			blockedPLCs = append(blockedPLCs, id)
 			continue
 		}
-		if err := scanOne(ctx, p); err != nil {
+		if err := d.scanOne(ctx, p, e.From); err != nil {
 			return backend.Result{}, fmt.Errorf("scan %s: %w", id, err)
 		}
 		found = append(found, id)
@@ -424,10 +487,10 @@ func (d *Deployment) scan(ctx context.Context, t *team, e backend.Effect) (backe
 	return backend.Result{Outcome: "ok", Detail: detail}, nil
 }
 
-func scanOne(ctx context.Context, p *Endpoint) error {
+func (d *Deployment) scanOne(ctx context.Context, p *Endpoint, from string) error {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	c, err := modbus.Dial(ctx, p.Modbus)
+	c, err := d.dialAs(ctx, p, from)
 	if err != nil {
 		return err
 	}

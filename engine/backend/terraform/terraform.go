@@ -319,6 +319,12 @@ func (r remote) Advance(ctx context.Context, t time.Duration) error      { retur
 func (r remote) Read(v *plantsim.Values) error                           { return r.c.Read(v) }
 func (r remote) Save(ctx context.Context) (*plantsim.Snapshot, error)    { return r.c.Save(ctx) }
 func (r remote) Restore(ctx context.Context, s *plantsim.Snapshot) error { return r.c.Restore(ctx, s) }
+func (r remote) Capture(ctx context.Context, after uint64) (plantsim.Capture, error) {
+	return r.c.Capture(ctx, after)
+}
+func (r remote) Attribute(ctx context.Context, remote, source, note string) error {
+	return r.c.Attribute(ctx, remote, source, note)
+}
 
 // Recover re-attaches to the PLCs the module made.
 func (b *Backend) Recover(ctx context.Context, plan backend.Plan, data []byte) (backend.Deployment, error) {
