@@ -115,9 +115,9 @@ type PLC struct {
 
 	deviceID deviceIdentity
 
-	rec        *recorder
-	auditTags  []int     // trip and bypass tags, watched for the audit trail
-	auditPrev  []float64 // their values at the last scan
+	rec       *recorder
+	auditTags []int     // trip and bypass tags, watched for the audit trail
+	auditPrev []float64 // their values at the last scan
 }
 
 type deviceIdentity struct {
