@@ -109,7 +109,7 @@ func TestReferenceCoversEffectsAndHelpers(t *testing.T) {
 			t.Errorf("effect kind %s is not in the reference's effects table", k)
 		}
 	}
-	helpers := []string{"fired", "since", "done", "done_since", "answered", "attempts", "hinted", "achieved", "failed", "conduit_open"}
+	helpers := []string{"fired", "since", "done", "done_since", "answered", "attempts", "hinted", "achieved", "failed", "conduit_open", "writes", "team_wrote", "reachable", "talkers"}
 	for _, h := range helpers {
 		if !strings.Contains(doc, "`"+h+"(") {
 			t.Errorf("rule helper %s() is not in the reference", h)
