@@ -47,6 +47,7 @@ type runOptions struct {
 	url      string
 	tfModule string
 	tfBinary string
+	tfReady  time.Duration
 	keep     bool
 }
 
@@ -59,6 +60,7 @@ func (m *Main) runRun(ctx context.Context, args []string) error {
 	fs.StringVar(&o.tfModule, "tf-module", "", "Terraform module for --backend terraform (e.g. deploy/terraform/local)")
 	fs.StringVar(&o.tfBinary, "terraform", "", "terraform binary (default: terraform on PATH)")
 	fs.BoolVar(&o.keep, "keep", false, "leave Terraform-made plants up when the exercise ends")
+	fs.DurationVar(&o.tfReady, "tf-ready-timeout", time.Minute, "how long Terraform-made PLCs may take to answer after apply")
 	fs.StringVar(&o.data, "data", "", "data dir for the event log, tokens and report (default ./runs/<scenario>-<time>)")
 	fs.Float64Var(&o.speed, "speed", 1, "exercise time per wall time (600 runs 45 minutes in 4.5 s)")
 	fs.StringVar(&o.start, "start", "manual", "now, or manual (the instructor starts it)")
@@ -218,7 +220,7 @@ func (m *Main) backend(o runOptions) (backend.Backend, error) {
 			}
 			mod = abs
 		}
-		return &terraform.Backend{Module: mod, Terraform: o.tfBinary, DataDir: o.data,
+		return &terraform.Backend{Module: mod, Terraform: o.tfBinary, DataDir: o.data, ReadyTimeout: o.tfReady,
 			Log: terraform.NewLineWriter(func(line string) {
 				// The whole log goes to DATA/terraform/terraform.log; the
 				// terminal gets the progress lines.

@@ -46,6 +46,8 @@ type Backend struct {
 	Log io.Writer
 	// ReadyTimeout bounds the wait for every PLC to answer (default 60 s).
 	ReadyTimeout time.Duration
+
+	logw io.Writer // terraform.log and Log, while a command runs
 }
 
 // saved is what Recover needs.
@@ -88,14 +90,18 @@ func (b *Backend) tf(workDir string) (*tfexec.Terraform, func(), error) {
 	}
 	tf.SetStdout(w)
 	tf.SetStderr(w)
-	return tf, func() { f.Close() }, nil
+	b.logw = w
+	return tf, func() { b.logw = nil; f.Close() }, nil
 }
 
 // IsProgress reports whether a terraform log line is worth showing in a
 // terminal: resource progress, summaries and errors.
 func IsProgress(line string) bool {
+	if strings.HasPrefix(line, logPrefix) {
+		return true
+	}
 	for _, s := range []string{"Creating...", "Creation complete", "Destroying...", "Destruction complete",
-		"Still creating", "Apply complete", "Destroy complete", "Plan:", "Error", "error", "Warning"} {
+		"Still creating", "Apply complete", "Destroy complete", "Plan:", "Error", "error"} {
 		if strings.Contains(line, s) {
 			return true
 		}
@@ -103,11 +109,18 @@ func IsProgress(line string) bool {
 	return false
 }
 
+// log writes icsrange's own line into terraform's log (and the terminal).
 func (b *Backend) log(format string, a ...any) {
-	if b.Log != nil {
-		fmt.Fprintf(b.Log, format+"\n", a...)
+	w := b.logw
+	if w == nil {
+		w = b.Log
+	}
+	if w != nil {
+		fmt.Fprintf(w, logPrefix+format+"\n", a...)
 	}
 }
+
+const logPrefix = "icsrange: "
 
 // Provision runs init, plan (summary logged), apply and output, then waits
 // until every PLC answers Modbus. A failed apply destroys what it made.
