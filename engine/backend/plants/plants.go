@@ -44,6 +44,24 @@ type Endpoint struct {
 	Mgmt   string // management API address, if any
 }
 
+// Hosts is implemented by backends whose hosts and networks are real (the
+// Docker backend): host traffic is played from the host itself, across the
+// real networks, and host and conduit changes happen physically. Without
+// it the deployment plays host traffic from the engine and keeps the
+// network logically.
+type Hosts interface {
+	// Attack plays a host effect (modbus_write, coil_write, scan, flood)
+	// from e.From against target (nil for a scan of every PLC). A network
+	// that stops it gives Outcome "blocked".
+	Attack(ctx context.Context, team string, e backend.Effect, targets []*Endpoint) (backend.Result, error)
+	// StopAttacks ends the team's floods from a host (or all with "").
+	StopAttacks(ctx context.Context, team, host string) error
+	// SetHost starts or stops a host.
+	SetHost(ctx context.Context, team, host string, up bool) error
+	// SetConduit opens or cuts a conduit.
+	SetConduit(ctx context.Context, team, from, to string, open bool) error
+}
+
 // Deployment is every team's plant.
 type Deployment struct {
 	plan    backend.Plan
@@ -51,7 +69,11 @@ type Deployment struct {
 	order   []string
 	closeFn func() error
 	saved   []byte
+	hosts   Hosts
 }
+
+// SetHosts makes real hosts play host traffic and carry network changes.
+func (d *Deployment) SetHosts(h Hosts) { d.hosts = h }
 
 type team struct {
 	name  string
@@ -276,6 +298,11 @@ func (d *Deployment) Do(ctx context.Context, teamName string, e backend.Effect) 
 			}
 		}
 	}
+	if d.hosts != nil {
+		if res, handled, err := d.doReal(ctx, t, p, e); handled {
+			return res, err
+		}
+	}
 	switch e.Kind {
 	case backend.KindModbusWrite, backend.KindCoilWrite:
 		if e.From != "" {
@@ -347,6 +374,52 @@ func (d *Deployment) Do(ctx context.Context, teamName string, e backend.Effect) 
 	}
 	return backend.Result{}, fmt.Errorf("effect %q is not supported", e.Kind)
 }
+
+// doReal applies the effects real hosts and networks carry. The logical
+// network state is kept too, for views and rules.
+func (d *Deployment) doReal(ctx context.Context, t *team, p *Endpoint, e backend.Effect) (backend.Result, bool, error) {
+	switch e.Kind {
+	case backend.KindModbusWrite, backend.KindCoilWrite, backend.KindFlood:
+		if e.From == "" {
+			return backend.Result{}, false, nil
+		}
+		res, err := d.hosts.Attack(ctx, t.name, e, []*Endpoint{p})
+		return res, true, err
+	case backend.KindScan:
+		var targets []*Endpoint
+		if p != nil {
+			targets = []*Endpoint{p}
+		} else {
+			for _, id := range t.order {
+				targets = append(targets, t.plcs[id])
+			}
+		}
+		res, err := d.hosts.Attack(ctx, t.name, e, targets)
+		return res, true, err
+	case backend.KindStopHost, backend.KindStartHost:
+		up := e.Kind == backend.KindStartHost
+		if err := d.hosts.SetHost(ctx, t.name, e.Host, up); err != nil {
+			return backend.Result{}, true, err
+		}
+		t.mu.Lock()
+		t.hostDown[e.Host] = !up
+		t.mu.Unlock()
+		return backend.Result{Outcome: "ok", Detail: e.String()}, true, nil
+	case backend.KindCutConduit, backend.KindRestoreConduit:
+		open := e.Kind == backend.KindRestoreConduit
+		if err := d.hosts.SetConduit(ctx, t.name, e.From, e.To, open); err != nil {
+			return backend.Result{}, true, err
+		}
+		t.mu.Lock()
+		t.cut[[2]string{e.From, e.To}] = !open
+		t.mu.Unlock()
+		return backend.Result{Outcome: "ok", Detail: e.String()}, true, nil
+	}
+	return backend.Result{}, false, nil
+}
+
+// Plan is the deployment's plan.
+func (d *Deployment) Plan() backend.Plan { return d.plan }
 
 // stopBlockedFloods ends floods whose source can no longer reach their
 // target: cutting the attacker off is how a team stops one.
