@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/icsrange/icsrange/engine/backend/inproc"
 	"github.com/icsrange/icsrange/engine/store"
 	plantsim "github.com/icsrange/icsrange/plant-sim"
 	"github.com/icsrange/icsrange/plant-sim/modbus"
@@ -103,16 +104,18 @@ func isWriteFC(fc int) bool {
 // how full each PLC's log is, and the counts rules read.
 type trafficRT struct {
 	after        map[string]uint64                   // plc → last record seq collected
+	ringSeen     map[string]uint64                   // plc → the ring's loss counter at the last collection
 	rows         map[string]int                      // plc → rows stored
 	writesFrom   map[string]int                      // source address → writes
 	traineeWrote map[string]int                      // "plc.tag" → writes from the team's own tools
 	firstSeen    map[string]map[string]time.Duration // plc → source address → first seen
 	writeClocks  map[string][]time.Duration          // plc → recent writes, for the rate
-	lost         uint64
+	ringLost     uint64                              // records the PLCs' rings dropped before collection (sum of their counters)
+	capLost      uint64                              // transactions dropped past twice the cap
 }
 
 func newTrafficRT() *trafficRT {
-	return &trafficRT{after: map[string]uint64{}, rows: map[string]int{}, writesFrom: map[string]int{},
+	return &trafficRT{after: map[string]uint64{}, ringSeen: map[string]uint64{}, rows: map[string]int{}, writesFrom: map[string]int{},
 		traineeWrote: map[string]int{}, firstSeen: map[string]map[string]time.Duration{}, writeClocks: map[string][]time.Duration{}}
 }
 
@@ -155,21 +158,20 @@ func (x *Exercise) collectTraffic(ctx context.Context) error {
 			tr.after[p.ID] = cp.Last
 			tx := x.summarise(team, p.ID, pi, cp.Transactions, hosts, tr)
 			audit := summariseAudit(team, p.ID, cp.Audit)
-			if n := len(batches); n >= 0 {
-				b := batches[team]
-				if b == nil {
-					b = &struct {
-						tx    []*store.TrafficRow
-						audit []*store.AuditRow
-					}{}
-					batches[team] = b
-				}
-				b.tx = append(b.tx, tx...)
-				b.audit = append(b.audit, audit...)
+			b := batches[team]
+			if b == nil {
+				b = &struct {
+					tx    []*store.TrafficRow
+					audit []*store.AuditRow
+				}{}
+				batches[team] = b
 			}
+			b.tx = append(b.tx, tx...)
+			b.audit = append(b.audit, audit...)
 			allTx = append(allTx, tx...)
 			allAudit = append(allAudit, audit...)
-			tr.lost += cp.Lost - min(cp.Lost, tr.lost)
+			tr.ringLost += cp.Lost - min(cp.Lost, tr.ringSeen[p.ID])
+			tr.ringSeen[p.ID] = cp.Lost
 		}
 	}
 	if err := x.store.AppendTraffic(ctx, allTx, allAudit); err != nil {
@@ -229,7 +231,7 @@ func (x *Exercise) summarise(team, plc string, pi int, txs []plantsim.Transactio
 	}
 	capRows := x.trafficCap
 	if tr.rows[plc] >= 2*capRows {
-		tr.lost += uint64(len(txs))
+		tr.capLost += uint64(len(txs))
 		return nil
 	}
 	full := tr.rows[plc] < capRows
@@ -247,8 +249,18 @@ func (x *Exercise) summarise(team, plc string, pi int, txs []plantsim.Transactio
 		seen = map[string]time.Duration{}
 		tr.firstSeen[plc] = seen
 	}
+	first := map[key]*plantsim.Transaction{}
+	full1 := func(t *plantsim.Transaction, trainee bool, tags []string) *store.TrafficRow {
+		return &store.TrafficRow{Team: team, PLC: plc, Clock: t.Clock, LastClock: t.Clock, Conn: t.Conn,
+			Source: t.Source, Note: t.Note, Listen: t.Listen, Unit: int(t.Unit), Function: int(t.Function), Addr: int(t.Addr),
+			Qty: int(t.Qty), Values: joinValues(t.Values), Tags: strings.Join(tags, ","), Trainee: trainee,
+			Exception: int(t.Exception), NoReply: t.NoReply, Request: t.Request, Response: t.Response, Count: 1}
+	}
 	for i := range txs {
 		t := &txs[i]
+		if t.Source == inproc.PingSource && t.Note == inproc.PingNote {
+			continue // the engine's own readiness check is not exercise traffic
+		}
 		src := store.HostOf(t.Source)
 		if _, ok := seen[src]; !ok {
 			seen[src] = t.Clock
@@ -267,14 +279,12 @@ func (x *Exercise) summarise(team, plc string, pi int, txs []plantsim.Transactio
 		k := key{t.Source, t.Function}
 		if full && kept[k] < keepPerSecond {
 			kept[k]++
-			out = append(out, &store.TrafficRow{Team: team, PLC: plc, Clock: t.Clock, LastClock: t.Clock, Conn: t.Conn,
-				Source: t.Source, Note: t.Note, Listen: t.Listen, Unit: int(t.Unit), Function: int(t.Function), Addr: int(t.Addr),
-				Qty: int(t.Qty), Values: joinValues(t.Values), Tags: strings.Join(tags, ","), Trainee: trainee,
-				Exception: int(t.Exception), NoReply: t.NoReply, Request: t.Request, Response: t.Response, Count: 1})
+			out = append(out, full1(t, trainee, tags))
 			continue
 		}
 		s := summaries[k]
 		if s == nil {
+			first[k] = t
 			s = &store.TrafficRow{Team: team, PLC: plc, Clock: t.Clock, Conn: t.Conn, Source: t.Source, Note: t.Note,
 				Listen: t.Listen, Unit: int(t.Unit), Function: int(t.Function), Addr: int(t.Addr), Qty: int(t.Qty), Trainee: trainee}
 			summaries[k] = s
@@ -295,6 +305,12 @@ func (x *Exercise) summarise(team, plc string, pi int, txs []plantsim.Transactio
 		}
 	}
 	for _, k := range order {
+		if summaries[k].Count == 1 {
+			// A "summary" of one is just that transaction.
+			t := first[k]
+			out = append(out, full1(t, summaries[k].Trainee, writtenTags(model, t)))
+			continue
+		}
 		out = append(out, summaries[k])
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].Clock < out[j].Clock })

@@ -117,7 +117,10 @@ func (b *Backend) start(ctx context.Context, plan backend.Plan, addrs map[string
 			servers = append(servers, srv)
 			wg.Go(func() { srv.Serve(ln) })
 			step(name, "plc "+spec.ID, "started")
-			if err := Ping(ctx, ln.Addr().String(), spec.UnitID); err != nil {
+			if err := Ping(ctx, ln.Addr().String(), spec.UnitID, func(local string) error {
+				p.Attribute(local, PingSource, PingNote)
+				return nil
+			}); err != nil {
 				closeAll()
 				return nil, fmt.Errorf("team %s plc %s does not answer Modbus: %w", name, spec.ID, err)
 			}
@@ -152,7 +155,9 @@ func (l local) Attribute(_ context.Context, remote, source, note string) error {
 }
 
 // Ping checks that a PLC answers a Modbus request.
-func Ping(ctx context.Context, addr string, unit byte) error {
+// attribute, when set, is told the check's client address first, so the
+// PLC can log the check as the engine's (and the traffic log leave it out).
+func Ping(ctx context.Context, addr string, unit byte, attribute func(local string) error) error {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	c, err := modbus.Dial(ctx, addr)
@@ -160,9 +165,21 @@ func Ping(ctx context.Context, addr string, unit byte) error {
 		return err
 	}
 	defer c.Close()
+	if attribute != nil {
+		if err := attribute(c.LocalAddr().String()); err != nil {
+			return err
+		}
+	}
 	_, err = c.ReadInputRegisters(unit, plantsim.DiagBase+plantsim.DiagMode, 1)
 	return err
 }
+
+// PingSource and PingNote mark the engine's readiness checks in a PLC's
+// records.
+const (
+	PingSource = "engine"
+	PingNote   = "readiness check"
+)
 
 // SeedFor derives a PLC's noise seed from the exercise seed, so teams get
 // different noise and a rerun gets the same.

@@ -311,7 +311,9 @@ func waitReady(ctx context.Context, cl *plantsim.MgmtClient, modbus string, unit
 	defer cancel()
 	var last error
 	for {
-		if last = inproc.Ping(ctx, modbus, unit); last == nil {
+		if last = inproc.Ping(ctx, modbus, unit, func(local string) error {
+			return cl.Attribute(ctx, local, inproc.PingSource, inproc.PingNote)
+		}); last == nil {
 			if _, last = cl.Health(ctx); last == nil {
 				return nil
 			}
