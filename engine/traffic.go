@@ -82,6 +82,18 @@ func ViewTraffic(rows []store.TrafficRow) []TrafficView {
 	return out
 }
 
+// ForTeam hides what only the instructor may see: which scenario host a
+// connection was attributed to (naming the attacker is the team's job; the
+// address is evidence, the name is the answer).
+func ForTeam(rows []TrafficView) []TrafficView {
+	for i := range rows {
+		if strings.HasPrefix(rows[i].Note, "host ") {
+			rows[i].Note = ""
+		}
+	}
+	return rows
+}
+
 // ViewAudit converts stored audit rows for viewers.
 func ViewAudit(rows []store.AuditRow) []AuditView {
 	out := make([]AuditView, len(rows))
@@ -335,6 +347,9 @@ func summariseAudit(team, plc string, entries []plantsim.AuditEntry) []*store.Au
 	var order []key
 	var out []*store.AuditRow
 	for _, a := range entries {
+		if a.Source == inproc.PingSource {
+			continue // the engine's readiness check
+		}
 		k := key{a.Kind, a.Source}
 		if kept[k] < keepPerSecond {
 			kept[k]++

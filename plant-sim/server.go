@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -199,7 +200,13 @@ func (s *Server) serveConn(conn net.Conn) {
 			if a, ok := s.plc.attributed(c.remote); ok {
 				c.source, c.note = a.source, a.note
 			}
-			s.plc.audit(s.plc.Now(), "connect", c.source, "connect from "+c.source+noteSuffix(c.note))
+			detail := "connect from " + c.source
+			if c.note != "" && !strings.HasPrefix(c.note, "host ") {
+				// A forwarded session says so; which scenario host played
+				// an attack is the instructor's to know (see engine.ForTeam).
+				detail += " (" + c.note + ")"
+			}
+			s.plc.audit(s.plc.Now(), "connect", c.source, detail)
 		}
 		out = modbus.AppendHeader(out[:0], h.TxID, h.Unit, 0)
 		var ok bool
@@ -221,13 +228,6 @@ func (s *Server) serveConn(conn net.Conn) {
 			return
 		}
 	}
-}
-
-func noteSuffix(note string) string {
-	if note == "" {
-		return ""
-	}
-	return " (" + note + ")"
 }
 
 // roleOf reads the role from the client certificate; without the extension

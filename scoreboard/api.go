@@ -187,8 +187,10 @@ func (s *Server) control(ctx context.Context, op string) (any, error) {
 		err = s.x.Resume(ctx, "instructor")
 	case "stop":
 		err = s.x.Stop(ctx, "instructor")
+	case "forwarding-on", "forwarding-off":
+		return s.setForwarding(op == "forwarding-on"), nil
 	default:
-		return nil, &engine.Error{Code: engine.CodeNotFound, Msg: "no control " + strconv.Quote(op) + " (start, pause, resume, stop)"}
+		return nil, &engine.Error{Code: engine.CodeNotFound, Msg: "no control " + strconv.Quote(op) + " (start, pause, resume, stop, forwarding-on, forwarding-off)"}
 	}
 	if err != nil {
 		return nil, err

@@ -153,6 +153,9 @@ func (h *hub) fanOut(u engine.Update, withViews bool) {
 // instructors; never to the public or other teams.
 func (h *hub) fanOutTraffic(b *engine.TrafficBatch) {
 	msg := encode("traffic", 0, "", b)
+	teamBatch := *b
+	teamBatch.Traffic = engine.ForTeam(append([]engine.TrafficView(nil), b.Traffic...))
+	teamMsg := encode("traffic", 0, "", teamBatch)
 	h.mu.Lock()
 	clients := make([]*client, 0, len(h.clients))
 	for c := range h.clients {
@@ -163,10 +166,17 @@ func (h *hub) fanOutTraffic(b *engine.TrafficBatch) {
 		if !c.authed() {
 			continue
 		}
-		if c.scope.Role == engine.RoleInstructor || (c.scope.Role == engine.RoleTeam && c.scope.Team == b.Team) {
-			if !c.deliver(0, msg) {
-				h.dropSlow(c)
-			}
+		var m []byte
+		switch {
+		case c.scope.Role == engine.RoleInstructor:
+			m = msg
+		case c.scope.Role == engine.RoleTeam && c.scope.Team == b.Team:
+			m = teamMsg
+		default:
+			continue
+		}
+		if !c.deliver(0, m) {
+			h.dropSlow(c)
 		}
 	}
 }

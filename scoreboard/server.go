@@ -51,6 +51,9 @@ type Options struct {
 	Logger       *slog.Logger
 	// Report, when set, renders the after-action report for download.
 	Report func(ctx context.Context, format string, w io.Writer) (contentType string, err error)
+	// Forward bounds PLC forwarding (GET /forward): tunnels and bytes per
+	// team, idle timeout, and whether it starts switched off.
+	Forward ForwardOptions
 }
 
 // Server serves one exercise.
@@ -63,6 +66,8 @@ type Server struct {
 
 	limMu    sync.Mutex
 	limiters map[string]*rate.Limiter
+
+	fwd *forwarder
 }
 
 // New returns a server for x. Start must run for live updates.
@@ -82,7 +87,7 @@ func New(x *engine.Exercise, opts Options) *Server {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	s := &Server{x: x, opts: opts, log: opts.Logger, limiters: map[string]*rate.Limiter{}}
+	s := &Server{x: x, opts: opts, log: opts.Logger, limiters: map[string]*rate.Limiter{}, fwd: newForwarder(opts.Forward)}
 	s.hub = newHub(s)
 	s.routes()
 	return s
@@ -115,7 +120,7 @@ func (s *Server) routes() {
 	m.Handle("GET /static/", http.StripPrefix("/static/", files))
 	m.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		_, phase := s.x.Clock()
-		writeJSON(w, http.StatusOK, map[string]any{"ok": true, "phase": phase})
+		writeJSON(w, http.StatusOK, map[string]any{"ok": true, "phase": phase, "forwarding": s.fwd.enabled()})
 	})
 
 	m.HandleFunc("GET /api/scoreboard", s.getScoreboard)
@@ -131,7 +136,9 @@ func (s *Server) routes() {
 	m.HandleFunc("GET /api/report", s.auth(instructorOnly, s.getReport))
 	m.HandleFunc("GET /api/traffic", s.auth(anyRole, s.getTraffic))
 	m.HandleFunc("GET /api/audit", s.auth(anyRole, s.getAudit))
+	m.HandleFunc("GET /api/pcap", s.auth(anyRole, s.getPcap))
 	m.HandleFunc("GET /ws", s.serveWS)
+	m.HandleFunc("GET /forward", s.auth(teamOnly, s.serveForward))
 	m.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "not_found", "no such endpoint: "+r.Method+" "+r.URL.Path)
 	})

@@ -70,7 +70,11 @@ func (s *Server) getTraffic(w http.ResponseWriter, r *http.Request, c who) {
 		s.fail(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"team": team, "traffic": engine.ViewTraffic(rows)})
+	views := engine.ViewTraffic(rows)
+	if c.role == engine.RoleTeam {
+		views = engine.ForTeam(views)
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"team": team, "traffic": views})
 }
 
 func (s *Server) getAudit(w http.ResponseWriter, r *http.Request, c who) {

@@ -323,7 +323,7 @@ func (c *client) catchUp(ctx context.Context, lastSeq int64) error {
 		if err != nil {
 			return err
 		}
-		snap["traffic"] = engine.ViewTraffic(tx)
+		snap["traffic"] = engine.ForTeam(engine.ViewTraffic(tx))
 		snap["audit"] = engine.ViewAudit(au)
 	}
 	if !c.direct(encode("snapshot", upTo, "", snap)) {

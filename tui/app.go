@@ -24,9 +24,10 @@ const (
 	pageQuestions
 	pageActions
 	pageHints
+	pageTraffic
 )
 
-var pageKeys = []string{"plant", "feed", "objectives", "questions", "actions", "hints"}
+var pageKeys = []string{"plant", "feed", "objectives", "questions", "actions", "hints", "traffic"}
 
 // Model is the root model: header, tabs, the active page and the footer.
 type Model struct {
@@ -54,7 +55,8 @@ func NewModel(lang string, send func(string, any) tea.Cmd, next tea.Cmd) *Model 
 	m := &Model{c: c, next: next, help: help.New(), conn: ConnMsg{State: "connecting"}}
 	m.feed = pages.NewFeed(c)
 	m.side = pages.NewFeed(c)
-	m.pages = []pages.Page{pages.NewPlant(c), m.feed, pages.NewObjectives(c), pages.NewQuestions(c), pages.NewActions(c), pages.NewHints(c)}
+	m.pages = []pages.Page{pages.NewPlant(c), m.feed, pages.NewObjectives(c), pages.NewQuestions(c), pages.NewActions(c), pages.NewHints(c),
+		pages.NewTraffic(c)}
 	return m
 }
 
@@ -80,8 +82,10 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		d := c.Data
 		d.View, d.HaveView = msg.View, true
 		if !msg.Resumed {
-			d.Events = nil
+			d.Events, d.Traffic, d.Audit = nil, nil, nil
 		}
+		d.AddTraffic(msg.Traffic)
+		d.AddAudit(msg.Audit)
 		for _, e := range msg.Events {
 			d.AddEvent(e)
 		}
@@ -97,6 +101,10 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	case EventMsg:
 		c.Data.AddEvent(msg.Event)
 		c.Data.LastSeq = msg.Event.Seq
+		return m, m.next
+	case TrafficMsg:
+		c.Data.AddTraffic(msg.Traffic)
+		c.Data.AddAudit(msg.Audit)
 		return m, m.next
 	case common.Reply:
 		// The page that sent the command shows the reply; the server pushes
@@ -183,7 +191,8 @@ func (m *Model) body() string {
 	if m.full {
 		return m.help.FullHelpView(c.Keys.In(c.Lang).FullHelp())
 	}
-	if c.Width >= 120 && m.active != pageFeed {
+	// The feed page is the feed; the traffic page's table wants the width.
+	if c.Width >= 120 && m.active != pageFeed && m.active != pageTraffic {
 		full := c.Width
 		leftW := full * 62 / 100
 		c.Width = leftW

@@ -315,7 +315,7 @@ func TestAppTabs(t *testing.T) {
 		t.Fatalf("starts on page %d", m.active)
 	}
 	want := []string{"Raw-water intake tank", "unusual Modbus sessions", "Detect the tampered register",
-		"Which holding register", "Block the office-IT", "h-register"}
+		"Which holding register", "Block the office-IT", "h-register", "No Modbus traffic yet."}
 	for i := range pageKeys {
 		if m.active != i {
 			t.Fatalf("tab %d: on page %d", i, m.active)
@@ -327,7 +327,7 @@ func TestAppTabs(t *testing.T) {
 		t.Fatalf("tab does not wrap: page %d", m.active)
 	}
 	press(t, m, keyShiftTab)
-	if m.active != pageHints {
+	if m.active != pageTraffic {
 		t.Fatalf("shift+tab from the first page: page %d", m.active)
 	}
 	press(t, m, runes("l"))
@@ -335,7 +335,7 @@ func TestAppTabs(t *testing.T) {
 		t.Fatalf("l: page %d", m.active)
 	}
 	press(t, m, runes("h"), runes("h"))
-	if m.active != pageActions {
+	if m.active != pageHints {
 		t.Fatalf("h h: page %d", m.active)
 	}
 	for i, k := range []string{"1", "2", "3", "4", "5", "6"} {

@@ -41,11 +41,21 @@ type (
 		Trends  map[string][]float64
 		Resumed bool
 		Seq     int64
+		// The team's newest traffic-log rows and audit entries, oldest
+		// first.
+		Traffic []engine.TrafficView
+		Audit   []engine.AuditView
 	}
 	// ViewMsg is a fresh view.
 	ViewMsg struct{ View engine.TeamView }
 	// EventMsg is a new event.
 	EventMsg struct{ Event engine.EventView }
+	// TrafficMsg is what the team's PLCs served since the last batch: new
+	// traffic-log rows and audit entries, oldest first.
+	TrafficMsg struct {
+		Traffic []engine.TrafficView
+		Audit   []engine.AuditView
+	}
 )
 
 // Client keeps a WebSocket to the server open: it reconnects with backoff
@@ -198,6 +208,8 @@ func (c *Client) session(ctx context.Context) (up bool, err error) {
 				Trends  struct {
 					Values map[string][]float64 `json:"values"`
 				} `json:"trends"`
+				Traffic []engine.TrafficView `json:"traffic"`
+				Audit   []engine.AuditView   `json:"audit"`
 			}
 			if err := json.Unmarshal(m.Data, &s); err != nil {
 				return connected, fmt.Errorf("snapshot: %w", err)
@@ -212,11 +224,17 @@ func (c *Client) session(ctx context.Context) (up bool, err error) {
 				connected = true
 				c.emit(ctx, ConnMsg{State: "connected"})
 			}
-			c.emit(ctx, SnapshotMsg{View: s.View, Events: s.Events, Trends: s.Trends.Values, Resumed: s.Resumed, Seq: m.Seq})
+			c.emit(ctx, SnapshotMsg{View: s.View, Events: s.Events, Trends: s.Trends.Values, Resumed: s.Resumed, Seq: m.Seq,
+				Traffic: s.Traffic, Audit: s.Audit})
 		case "view":
 			var v engine.TeamView
 			if json.Unmarshal(m.Data, &v) == nil {
 				c.emit(ctx, ViewMsg{View: v})
+			}
+		case "traffic":
+			var b engine.TrafficBatch
+			if json.Unmarshal(m.Data, &b) == nil && (len(b.Traffic) > 0 || len(b.Audit) > 0) {
+				c.emit(ctx, TrafficMsg{Traffic: b.Traffic, Audit: b.Audit})
 			}
 		case "event":
 			var e engine.EventView

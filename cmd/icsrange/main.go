@@ -36,7 +36,9 @@ func (m *Main) commands() []command {
 	return []command{
 		{"down", "remove an exercise's plants (Terraform-made ones outlive the engine)", (*Main).runDown},
 		{"report", "the after-action report of an exercise (html, json, csv)", (*Main).runReport},
+		{"pcap", "a team's Modbus traffic as a pcap for Wireshark", (*Main).runPcap},
 		{"tui", "the team's terminal UI, locally or over the internet", (*Main).runTUI},
+		{"forward", "tunnel the team's PLCs' Modbus/TCP to local ports over the scoreboard", (*Main).runForward},
 		{"validate", "check scenario files; every problem as FILE:LINE:COL", (*Main).runValidate},
 		{"run", "run an exercise: plants, injects, scoring, scoreboard", (*Main).runRun},
 		{"test", "run scenarios' scripted tests on a virtual clock", (*Main).runTest},

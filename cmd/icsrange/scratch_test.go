@@ -72,5 +72,5 @@ func TestStaticBinaryRunsFromScratch(t *testing.T) {
 func pingModbus(addr string) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
-	return inproc.Ping(ctx, addr, 1)
+	return inproc.Ping(ctx, addr, 1, nil)
 }

@@ -126,8 +126,11 @@ func (s *Store) Traffic(ctx context.Context, f TrafficFilter) ([]TrafficRow, err
 		args = append(args, f.PLC)
 	}
 	if f.Source != "" {
-		q += " AND (source = ? OR source LIKE ? ESCAPE '\\')"
-		args = append(args, f.Source, likeEscape(f.Source)+":%")
+		// An address matches with any port; IPv6 sources are stored in
+		// brackets ([::1]:port).
+		q += " AND (source = ? OR source LIKE ? ESCAPE '\\' OR source LIKE ? ESCAPE '\\')"
+		host := strings.Trim(f.Source, "[]")
+		args = append(args, f.Source, likeEscape(host)+":%", "["+likeEscape(host)+"]:%")
 	}
 	if f.Function > 0 {
 		q += " AND fc = ?"

@@ -185,6 +185,77 @@
       'instr.col.alarms': 'Alarms',
       'instr.col.incidents': 'Incidents',
       'instr.col.objectives': 'Objectives',
+      'traffic.title': 'Traffic',
+      'traffic.help': 'Every Modbus request your PLCs served, newest first. The table shows addresses; who is behind each is for you to find out.',
+      'traffic.audit': 'PLC audit trail',
+      'traffic.f.plc': 'PLC',
+      'traffic.f.source': 'Source',
+      'traffic.f.fc': 'Function',
+      'traffic.f.writes': 'Writes only',
+      'traffic.f.all': 'All',
+      'traffic.f.clear': 'Clear filters',
+      'traffic.older': 'Load older rows',
+      'traffic.loading': 'Loading…',
+      'traffic.shown': 'Rows shown: {n}',
+      'traffic.nomore': 'Rows shown: {n} · no older rows',
+      'traffic.empty': 'No Modbus traffic yet.',
+      'traffic.nomatch': 'No rows match the filters.',
+      'traffic.col.time': 'Time',
+      'traffic.col.plc': 'PLC',
+      'traffic.col.source': 'Source',
+      'traffic.col.unit': 'Unit',
+      'traffic.col.fc': 'Function',
+      'traffic.col.addr': 'Address',
+      'traffic.col.qty': 'Qty',
+      'traffic.col.values': 'Values written',
+      'traffic.col.tags': 'Tags',
+      'traffic.col.result': 'Exception',
+      'traffic.col.count': 'Count',
+      'traffic.col.note': 'Note',
+      'traffic.col.kind': 'Kind',
+      'traffic.col.detail': 'Detail',
+      'traffic.flood': '×{n} (flood)',
+      'traffic.noreply': 'no reply',
+      'traffic.ex': 'exception {c}',
+      'traffic.fc.1': 'read coils',
+      'traffic.fc.2': 'read discrete inputs',
+      'traffic.fc.3': 'read holding registers',
+      'traffic.fc.4': 'read input registers',
+      'traffic.fc.5': 'write single coil',
+      'traffic.fc.6': 'write single register',
+      'traffic.fc.8': 'diagnostics',
+      'traffic.fc.15': 'write multiple coils',
+      'traffic.fc.16': 'write multiple registers',
+      'traffic.fc.17': 'report server ID',
+      'traffic.fc.22': 'mask write register',
+      'traffic.fc.23': 'read/write multiple registers',
+      'traffic.fc.43': 'read device identification',
+      'traffic.ex.1': 'illegal function',
+      'traffic.ex.2': 'illegal data address',
+      'traffic.ex.3': 'illegal data value',
+      'traffic.ex.4': 'server device failure',
+      'traffic.ex.5': 'acknowledge',
+      'traffic.ex.6': 'server device busy',
+      'traffic.ex.10': 'gateway path unavailable',
+      'traffic.ex.11': 'gateway target failed to respond',
+      'audit.empty': 'No audit entries yet.',
+      'audit.kind.connect': 'connect',
+      'audit.kind.disconnect': 'disconnect',
+      'audit.kind.refused': 'refused',
+      'audit.kind.exception': 'exception',
+      'audit.kind.mode': 'mode change',
+      'audit.kind.logic': 'logic change',
+      'audit.kind.trip': 'trip',
+      'audit.kind.bypass': 'bypass',
+      'audit.kind.fault': 'fault',
+      'team.hmi.writes': 'writes/min {n}',
+      'team.hmi.writes.title': 'Modbus writes to this PLC in the last minute',
+      'team.hmi.newtalker': 'new talker',
+      'team.hmi.newtalkers': '{n} new talkers',
+      'team.hmi.newtalker.title': 'A source that first talked to this PLC in the last minute: look for it in the Traffic panel.',
+      'instr.plc.writes': 'Writes/min',
+      'instr.plc.talkers': 'Talkers',
+      'instr.plc.newtalkers': 'New talkers',
     },
     ja: {
       'app.name': 'icsrange',
@@ -364,6 +435,77 @@
       'instr.col.alarms': '警報',
       'instr.col.incidents': '事故',
       'instr.col.objectives': '目標',
+      'traffic.title': '通信ログ',
+      'traffic.help': 'PLCが処理したすべてのModbus要求（新しい順）。表示されるのはアドレスだけです。誰の通信かを突き止めるのは皆さんの仕事です。',
+      'traffic.audit': 'PLC監査ログ',
+      'traffic.f.plc': 'PLC',
+      'traffic.f.source': '送信元',
+      'traffic.f.fc': 'ファンクション',
+      'traffic.f.writes': '書き込みのみ',
+      'traffic.f.all': 'すべて',
+      'traffic.f.clear': 'フィルタ解除',
+      'traffic.older': 'さらに古い行を読み込む',
+      'traffic.loading': '読み込み中…',
+      'traffic.shown': '{n} 行を表示',
+      'traffic.nomore': '{n} 行を表示 · これより古い行はありません',
+      'traffic.empty': 'Modbus通信はまだありません。',
+      'traffic.nomatch': 'フィルタに一致する行はありません。',
+      'traffic.col.time': '時刻',
+      'traffic.col.plc': 'PLC',
+      'traffic.col.source': '送信元',
+      'traffic.col.unit': 'ユニット',
+      'traffic.col.fc': 'ファンクション',
+      'traffic.col.addr': 'アドレス',
+      'traffic.col.qty': '数',
+      'traffic.col.values': '書き込み値',
+      'traffic.col.tags': 'タグ',
+      'traffic.col.result': '例外',
+      'traffic.col.count': '件数',
+      'traffic.col.note': '注記',
+      'traffic.col.kind': '種別',
+      'traffic.col.detail': '詳細',
+      'traffic.flood': '×{n}（大量）',
+      'traffic.noreply': '応答なし',
+      'traffic.ex': '例外 {c}',
+      'traffic.fc.1': 'コイル読み出し',
+      'traffic.fc.2': 'ディスクリート入力読み出し',
+      'traffic.fc.3': '保持レジスタ読み出し',
+      'traffic.fc.4': '入力レジスタ読み出し',
+      'traffic.fc.5': '単一コイル書き込み',
+      'traffic.fc.6': '単一レジスタ書き込み',
+      'traffic.fc.8': '診断',
+      'traffic.fc.15': '複数コイル書き込み',
+      'traffic.fc.16': '複数レジスタ書き込み',
+      'traffic.fc.17': 'サーバーID報告',
+      'traffic.fc.22': 'マスク書き込み',
+      'traffic.fc.23': '複数レジスタ読み書き',
+      'traffic.fc.43': 'デバイス識別読み出し',
+      'traffic.ex.1': '不正なファンクション',
+      'traffic.ex.2': '不正なデータアドレス',
+      'traffic.ex.3': '不正なデータ値',
+      'traffic.ex.4': 'サーバー機器障害',
+      'traffic.ex.5': '受理（処理中）',
+      'traffic.ex.6': 'サーバービジー',
+      'traffic.ex.10': 'ゲートウェイ経路なし',
+      'traffic.ex.11': 'ゲートウェイ先が応答なし',
+      'audit.empty': '監査ログはまだありません。',
+      'audit.kind.connect': '接続',
+      'audit.kind.disconnect': '切断',
+      'audit.kind.refused': '拒否',
+      'audit.kind.exception': '例外応答',
+      'audit.kind.mode': 'モード変更',
+      'audit.kind.logic': 'ロジック変更',
+      'audit.kind.trip': 'トリップ',
+      'audit.kind.bypass': 'バイパス',
+      'audit.kind.fault': '故障',
+      'team.hmi.writes': '書き込み/分 {n}',
+      'team.hmi.writes.title': '直近1分間のこのPLCへのModbus書き込み数',
+      'team.hmi.newtalker': '新しい通信元',
+      'team.hmi.newtalkers': '新しい通信元 {n}',
+      'team.hmi.newtalker.title': '直近1分間に初めてこのPLCと通信した送信元があります。通信ログで探してください。',
+      'instr.plc.writes': '書き込み/分',
+      'instr.plc.talkers': '通信元',
+      'instr.plc.newtalkers': '新しい通信元',
     },
   };
 
@@ -715,6 +857,9 @@
         case 'view':
           if (this.opts.onView) this.opts.onView(data);
           break;
+        case 'traffic':
+          if (this.opts.onTraffic) this.opts.onTraffic(data);
+          break;
         case 'reply':
         case 'error': {
           const p = m.id && this.pending.get(m.id);
@@ -833,6 +978,385 @@
     };
   }
 
+  // ------------------------------------------------------------- traffic
+
+  const TRAFFIC_DOM = 500; // rows in the table, unless the user pages back
+  const TRAFFIC_MEM = 5000; // rows held
+  const TRAFFIC_PAGE = 200; // rows per API read
+  const AUDIT_DOM = 200;
+  const AUDIT_MEM = 1000;
+  const FC_KNOWN = [1, 2, 3, 4, 5, 6, 15, 16, 23, 43];
+  let trafficSeq = 0;
+
+  // hostOf is a source address without its port, as the API's source
+  // filter takes it ("10.0.0.5:50211" → "10.0.0.5", "[::1]:502" → "::1").
+  function hostOf(src) {
+    src = String(src || '');
+    const i = src.lastIndexOf(':');
+    if (i > 0 && !src.slice(i).includes(']')) return src.slice(0, i).replace(/^\[+|\]+$/g, '');
+    return src;
+  }
+
+  // fcName is "FC6 write single register".
+  function fcName(fc) {
+    fc = Number(fc) || 0;
+    const k = 'traffic.fc.' + fc;
+    const n = t(k);
+    return 'FC' + fc + (n !== k ? ' ' + n : '');
+  }
+
+  function exName(ex) {
+    ex = Number(ex) || 0;
+    const k = 'traffic.ex.' + ex;
+    const n = t(k);
+    return n !== k ? n + ' (' + ex + ')' : t('traffic.ex', { c: ex });
+  }
+
+  // fmtMS is exercise time with tenths: 12:34.5.
+  function fmtMS(ms) {
+    ms = Math.max(0, Math.floor(Number(ms) || 0));
+    return fmtClock(ms) + '.' + Math.floor((ms % 1000) / 100);
+  }
+
+  const TX_COLS = ['time', 'plc', 'source', 'unit', 'fc', 'addr', 'qty', 'values', 'tags', 'result', 'count'];
+  const AUDIT_COLS = ['time', 'plc', 'kind', 'source', 'detail', 'count'];
+
+  function txCell(c, r) {
+    switch (c) {
+      case 'time': return r.count > 1 && r.last_clock_ms ? fmtMS(r.clock_ms) + '–' + fmtMS(r.last_clock_ms) : fmtMS(r.clock_ms);
+      case 'plc': return r.plc || '';
+      case 'source': return r.source || '';
+      case 'unit': return r.unit === undefined || r.unit === null ? '' : String(r.unit);
+      case 'fc': return fcName(r.fc);
+      case 'addr': return r.qty || r.addr ? String(r.addr) : '';
+      case 'qty': return r.qty ? String(r.qty) : '';
+      case 'values': return r.values || '';
+      case 'tags': return String(r.tags || '').split(',').filter(Boolean).join(', ');
+      case 'result': return r.no_reply ? t('traffic.noreply') : (r.exception ? exName(r.exception) : '');
+      case 'count': return r.count > 1 ? t('traffic.flood', { n: r.count }) : '';
+      case 'note': return r.note || '';
+    }
+    return '';
+  }
+
+  function auditCell(c, a) {
+    switch (c) {
+      case 'time': return fmtMS(a.clock_ms);
+      case 'plc': return a.plc || '';
+      case 'kind': { const k = 'audit.kind.' + a.kind; const n = t(k); return n !== k ? n : String(a.kind || ''); }
+      case 'source': return a.source || '';
+      case 'detail': return a.detail || '';
+      case 'count': return a.count > 1 ? '×' + a.count : '';
+    }
+    return '';
+  }
+
+  // trafficLog is one team's Modbus traffic log and PLC audit trail, for
+  // the team and instructor consoles: rows arrive in WebSocket batches
+  // (add) and snapshots (seed); the filters apply at once to the rows held
+  // and reload the newest matching rows from /api/traffic; "older" pages
+  // back with before=. The table keeps at most TRAFFIC_DOM rows unless the
+  // user asks for older ones. Everything reaches the DOM as text.
+  // opts: {token, instructor (reads need &team=, shows the notes)}.
+  function trafficLog(opts) {
+    opts = opts || {};
+    let token = opts.token || '';
+    let team = '';
+    const instructor = !!opts.instructor;
+    const cols = instructor ? TX_COLS.concat(['note']) : TX_COLS;
+    let rows = []; // ids ascending
+    const ids = new Set();
+    let audit = [];
+    const auditIds = new Set();
+    let plcs = [];
+    const sources = new Set();
+    const fcs = new Set(FC_KNOWN);
+    const f = { plc: '', source: '', fc: '', writes: false };
+    let domMax = TRAFFIC_DOM;
+    let busy = 0;
+    let err = null;
+    let noOlder = false;
+    let gen = 0; // bumped when the team or the filters change: older answers are dropped
+    const uid = 'tl' + (++trafficSeq);
+
+    const select = (name) => el('select', { id: uid + '-' + name, testid: 'traffic-filter-' + name });
+    const fPLC = select('plc');
+    const fSource = select('source');
+    const fFC = select('fc');
+    const fWrites = el('input', { type: 'checkbox', id: uid + '-writes', testid: 'traffic-filter-writes' });
+    const clearBtn = el('button', { type: 'button', i18n: 'traffic.f.clear', testid: 'traffic-filter-clear' });
+    const label = (key, ctl) => el('div', { class: 'tl-filter' }, el('label', { i18n: key, attrs: { for: ctl.id } }), ctl);
+    const bar = el('div', { class: 'tl-bar', attrs: { role: 'group' } },
+      label('traffic.f.plc', fPLC), label('traffic.f.source', fSource), label('traffic.f.fc', fFC),
+      el('label', { class: 'tl-check', attrs: { for: fWrites.id } }, fWrites, el('span', { i18n: 'traffic.f.writes' })),
+      clearBtn);
+    const tbody = el('tbody', { testid: 'traffic-rows' });
+    const table = el('table', { class: 'tbl tl-table', testid: 'traffic-table' },
+      el('thead', {}, el('tr', {}, cols.map((c) => el('th', { class: 'c-' + c, i18n: 'traffic.col.' + c, attrs: { scope: 'col' } })))),
+      tbody);
+    const scroll = el('div', { class: 'tl-scroll', tabIndex: 0 }, table);
+    const empty = el('p', { class: 'empty', testid: 'traffic-empty' });
+    const older = el('button', { type: 'button', i18n: 'traffic.older', testid: 'traffic-older' });
+    const info = el('span', { class: 'muted', testid: 'traffic-status', attrs: { role: 'status' } });
+    const node = el('div', { class: 'tl', testid: 'traffic-log' }, bar, scroll, empty, el('div', { class: 'tl-foot' }, older, info));
+
+    const abody = el('tbody', { testid: 'audit-rows' });
+    const atable = el('table', { class: 'tbl tl-table', testid: 'audit-table' },
+      el('thead', {}, el('tr', {}, AUDIT_COLS.map((c) => el('th', { class: 'c-' + c, i18n: 'traffic.col.' + c, attrs: { scope: 'col' } })))),
+      abody);
+    const aempty = el('p', { class: 'empty', i18n: 'audit.empty', testid: 'audit-empty' });
+    const auditNode = el('div', { class: 'tl', testid: 'audit-log' }, el('div', { class: 'tl-scroll tl-audit', tabIndex: 0 }, atable), aempty);
+
+    const match = (r) => (!f.plc || r.plc === f.plc) && (!f.source || hostOf(r.source) === f.source) &&
+      (!f.fc || Number(r.fc) === Number(f.fc)) && (!f.writes || !!r.write);
+    const matchAudit = (a) => (!f.plc || a.plc === f.plc) && (!f.source || hostOf(a.source) === f.source);
+
+    function merge(list) {
+      let unordered = false;
+      for (const r of list || []) {
+        if (!r || typeof r.id !== 'number' || ids.has(r.id)) continue;
+        if (rows.length && r.id < rows[rows.length - 1].id) unordered = true;
+        ids.add(r.id);
+        rows.push(r);
+        if (r.source) sources.add(hostOf(r.source));
+        if (r.fc) fcs.add(Number(r.fc));
+      }
+      if (unordered) rows.sort((a, b) => a.id - b.id);
+      if (rows.length > TRAFFIC_MEM) for (const old of rows.splice(0, rows.length - TRAFFIC_MEM)) ids.delete(old.id);
+    }
+
+    function mergeAudit(list) {
+      let unordered = false;
+      for (const a of list || []) {
+        if (!a || typeof a.id !== 'number' || auditIds.has(a.id)) continue;
+        if (audit.length && a.id < audit[audit.length - 1].id) unordered = true;
+        auditIds.add(a.id);
+        audit.push(a);
+        if (a.source) sources.add(hostOf(a.source));
+      }
+      if (unordered) audit.sort((a, b) => a.id - b.id);
+      if (audit.length > AUDIT_MEM) for (const old of audit.splice(0, audit.length - AUDIT_MEM)) auditIds.delete(old.id);
+    }
+
+    function options(sel, values, label, cur) {
+      const items = [''].concat(values);
+      if (cur && !items.includes(cur)) items.push(cur);
+      keyed(sel, items, (v) => 'o:' + v, (v) => el('option', { value: v }), (o, v) => setText(o, v ? label(v) : t('traffic.f.all')));
+      if (sel.value !== cur) sel.value = cur;
+    }
+
+    function renderOptions() {
+      const ps = plcs.slice();
+      for (const r of rows) if (r.plc && !ps.includes(r.plc)) ps.push(r.plc);
+      options(fPLC, ps, String, f.plc);
+      options(fSource, Array.from(sources).sort((a, b) => a.localeCompare(b, undefined, { numeric: true })), String, f.source);
+      options(fFC, Array.from(fcs).sort((a, b) => a - b).map(String), fcName, f.fc);
+      fWrites.checked = f.writes;
+    }
+
+    function render() {
+      renderOptions();
+      const shown = [];
+      for (let i = rows.length - 1; i >= 0 && shown.length < domMax; i--) if (match(rows[i])) shown.push(rows[i]);
+      keyed(tbody, shown, (r) => r.id, (r) => {
+        const tr = el('tr', { class: (r.write ? 'tl-write ' : '') + (r.exception || r.no_reply ? 'tl-ex ' : '') + (r.count > 1 ? 'tl-flood' : ''),
+          attrs: { 'data-id': String(r.id), 'data-plc': r.plc, 'data-source': hostOf(r.source), 'data-fc': String(r.fc), 'data-write': String(!!r.write) } });
+        for (const c of cols) tr.appendChild(el('td', { class: 'c-' + c }));
+        return tr;
+      }, (tr, r) => {
+        cols.forEach((c, i) => setText(tr.children[i], txCell(c, r)));
+      });
+      scroll.hidden = shown.length === 0;
+      empty.hidden = shown.length > 0;
+      setText(empty, rows.length ? t('traffic.nomatch') : t('traffic.empty'));
+      older.hidden = !ready();
+      older.disabled = busy > 0 || noOlder;
+      let st = t(noOlder ? 'traffic.nomore' : 'traffic.shown', { n: shown.length });
+      if (busy) st = t('traffic.loading');
+      else if (err) st = errText(err);
+      setText(info, st);
+      info.className = err ? 'error' : 'muted';
+
+      const ashown = [];
+      for (let i = audit.length - 1; i >= 0 && ashown.length < AUDIT_DOM; i--) if (matchAudit(audit[i])) ashown.push(audit[i]);
+      keyed(abody, ashown, (a) => a.id, (a) => {
+        const bad = a.kind === 'refused' || a.kind === 'exception';
+        const warn = ['mode', 'logic', 'trip', 'bypass', 'fault'].includes(a.kind);
+        const tr = el('tr', { class: bad ? 'tl-ex' : (warn ? 'tl-warn' : ''), attrs: { 'data-kind': String(a.kind || '') } });
+        for (const c of AUDIT_COLS) tr.appendChild(el('td', { class: 'c-' + c }));
+        return tr;
+      }, (tr, a) => {
+        AUDIT_COLS.forEach((c, i) => setText(tr.children[i], auditCell(c, a)));
+      });
+      atable.parentNode.hidden = ashown.length === 0;
+      aempty.hidden = ashown.length > 0;
+    }
+
+    let queued = false;
+    function schedule() {
+      if (queued) return;
+      queued = true;
+      setTimeout(() => { queued = false; render(); }, 20);
+    }
+
+    const ready = () => !!token && (!instructor || !!team);
+
+    function url(path, params) {
+      const q = new URLSearchParams();
+      if (team) q.set('team', team);
+      for (const [k, v] of Object.entries(params)) if (v !== '' && v !== undefined && v !== null && v !== false) q.set(k, String(v));
+      return path + '?' + q.toString();
+    }
+
+    // filtered is the API's form of the filters.
+    const filtered = () => ({ plc: f.plc, source: f.source.includes(':') ? '[' + f.source + ']' : f.source, fc: f.fc, writes: f.writes ? 1 : '' });
+
+    async function read(path, params) {
+      const g = gen;
+      busy++;
+      err = null;
+      schedule();
+      try {
+        const r = await api(url(path, params), token);
+        return g === gen ? r : null;
+      } catch (e) {
+        if (g === gen) err = e;
+        return null;
+      } finally {
+        busy--;
+        schedule();
+      }
+    }
+
+    // reload reads the newest rows that match the filters, and the audit
+    // trail of the chosen PLC.
+    async function reload() {
+      if (!ready()) return;
+      const [tr, au] = await Promise.all([
+        read('/api/traffic', Object.assign(filtered(), { newest: 1, limit: TRAFFIC_PAGE })),
+        read('/api/audit', { plc: f.plc, newest: 1, limit: 100 }),
+      ]);
+      if (tr) {
+        merge(tr.traffic);
+        if ((tr.traffic || []).length < TRAFFIC_PAGE) noOlder = true;
+      }
+      if (au) mergeAudit(au.audit);
+      schedule();
+    }
+
+    // loadOlder shows older matching rows: those held first, then a page
+    // from the API before the oldest one held.
+    async function loadOlder() {
+      if (!ready() || busy) return;
+      let held = 0;
+      let oldest = 0;
+      for (const r of rows) if (match(r)) { held++; if (!oldest) oldest = r.id; }
+      if (held > domMax) {
+        domMax = Math.min(held, domMax + TRAFFIC_PAGE);
+        schedule();
+        return;
+      }
+      const r = await read('/api/traffic', Object.assign(filtered(), { before: oldest || '', newest: 1, limit: TRAFFIC_PAGE }));
+      if (!r) return;
+      const got = r.traffic || [];
+      merge(got);
+      domMax = Math.max(domMax, held + got.length);
+      if (got.length < TRAFFIC_PAGE) noOlder = true;
+      schedule();
+    }
+
+    // catchUp reads what came while the connection was down.
+    async function catchUp(afterTx, afterAudit) {
+      if (!ready()) return;
+      const [tr, au] = await Promise.all([
+        afterTx ? read('/api/traffic', { after: afterTx, limit: 1000 }) : null,
+        afterAudit ? read('/api/audit', { after: afterAudit, limit: 1000 }) : null,
+      ]);
+      if (tr) merge(tr.traffic);
+      if (au) mergeAudit(au.audit);
+      schedule();
+    }
+
+    function onFilter() {
+      const plcChanged = f.plc !== fPLC.value;
+      f.plc = fPLC.value;
+      f.source = fSource.value;
+      f.fc = fFC.value;
+      f.writes = fWrites.checked;
+      domMax = TRAFFIC_DOM;
+      noOlder = false;
+      gen++;
+      render();
+      reload();
+      if (plcChanged) scroll.scrollTop = 0;
+    }
+    for (const c of [fPLC, fSource, fFC, fWrites]) c.addEventListener('change', onFilter);
+    clearBtn.addEventListener('click', () => {
+      fPLC.value = '';
+      fSource.value = '';
+      fFC.value = '';
+      fWrites.checked = false;
+      onFilter();
+    });
+    older.addEventListener('click', loadOlder);
+    onLang(render);
+    render();
+
+    function clearAll() {
+      rows = [];
+      ids.clear();
+      audit = [];
+      auditIds.clear();
+      sources.clear();
+      domMax = TRAFFIC_DOM;
+      noOlder = false;
+      err = null;
+      gen++;
+    }
+
+    return {
+      node,
+      auditNode,
+      // seed takes a snapshot's rows; after a reconnect it also reads
+      // what the snapshot does not cover.
+      seed(traffic, auditRows, fresh) {
+        if (fresh) clearAll();
+        const lastTx = rows.length ? rows[rows.length - 1].id : 0;
+        const lastAudit = audit.length ? audit[audit.length - 1].id : 0;
+        merge(traffic);
+        mergeAudit(auditRows);
+        if (lastTx || lastAudit) catchUp(lastTx, lastAudit);
+        schedule();
+      },
+      // add takes a live batch.
+      add(batch) {
+        merge(batch && batch.traffic);
+        mergeAudit(batch && batch.audit);
+        schedule();
+      },
+      // resync after a reconnect without rows in the snapshot (instructor).
+      resync() {
+        if (rows.length || audit.length) catchUp(rows.length ? rows[rows.length - 1].id : 0, audit.length ? audit[audit.length - 1].id : 0);
+        else reload();
+      },
+      setPLCs(list) {
+        const next = (list || []).map(String);
+        if (next.join('\n') !== plcs.join('\n')) { plcs = next; schedule(); }
+      },
+      setToken(tok) { token = tok || ''; },
+      // setTeam shows another team's log (instructor).
+      setTeam(name) {
+        if (name === team) return;
+        team = name || '';
+        clearAll();
+        render();
+        reload();
+      },
+      team: () => team,
+      render,
+    };
+  }
+
   function init() {
     document.documentElement.lang = lang;
     applyI18n(document);
@@ -844,5 +1368,6 @@
     el, clear, $, setText, keyed, flip, countTo, reducedMotion,
     fmtClock, fmtPoints, fmtValue, fmtScore,
     langSwitch, connBadge, phaseBadge, Conn, api, errText, gate, init, I18N,
+    trafficLog, hostOf, fcName,
   };
 })();

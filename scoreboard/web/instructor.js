@@ -1,5 +1,6 @@
 // Instructor console: control, injects, hints, scores, broadcasts, the
-// per-team truth-vs-reported drill-down, the event log and the report.
+// per-team truth-vs-reported drill-down with the team's Modbus traffic log
+// and PLC audit trail, the event log and the report.
 (function () {
   'use strict';
   const { t, tx, el, $, setText, keyed, fmtClock, fmtPoints, fmtValue } = ICS;
@@ -9,6 +10,11 @@
   $('#phase-slot').appendChild(phase.node);
   const conn = ICS.connBadge();
   $('#conn-slot').appendChild(conn.node);
+  // The drill-down team's traffic log: loaded from /api/traffic?team=,
+  // then live from the WebSocket's traffic batches for that team.
+  const traffic = ICS.trafficLog({ instructor: true });
+  $('#drill-traffic-log').appendChild(traffic.node);
+  $('#drill-audit-log').appendChild(traffic.auditNode);
 
   let ws = null;
   let token = '';
@@ -195,6 +201,15 @@
       fact('instr.plc.checksum', p.checksum + (base !== p.checksum ? ' — ' + t('instr.plc.checksum.changed', { c: base }) : ''), base !== p.checksum));
     const faults = Object.entries(p.faults || {});
     if (faults.length) facts.append(fact('instr.plc.faults', faults.map(([f, v]) => f + '=' + v).join(', '), true));
+    const tr = p.traffic || {};
+    const writes = Number(tr.writes_per_min) || 0;
+    const fresh = Number(tr.new_talkers) || 0;
+    facts.append(
+      fact('instr.plc.writes', String(writes), writes > 0),
+      fact('instr.plc.talkers', String(Number(tr.talkers) || 0), false),
+      fact('instr.plc.newtalkers', String(fresh), fresh > 0));
+    box.dataset.writes = String(writes);
+    box.dataset.newTalkers = String(fresh);
     keyed(box.querySelector('tbody'), p.tags || [], (tag) => tag.name, (tag) => el('tr', { attrs: { 'data-tag': tag.name } },
       el('td', { class: 'mono', text: tag.name }), el('td', { class: 'muted', text: tag.table + ' · ' + tag.class }),
       el('td', { class: 'num truth' }), el('td', { class: 'num rep' }), el('td', { class: 'ov' })),
@@ -216,7 +231,10 @@
   function renderDrill() {
     const box = $('#drill');
     const tm = (view.teams || []).find((x) => x.name === drillTeam);
-    if (!tm) { ICS.clear(box); delete box.dataset.team; return; }
+    $('#drill-traffic').hidden = !tm;
+    if (!tm) { ICS.clear(box); delete box.dataset.team; traffic.setTeam(''); return; }
+    traffic.setPLCs((tm.plcs || []).map((p) => p.id));
+    traffic.setTeam(tm.name);
     if (box.dataset.team !== tm.name) { ICS.clear(box); box.dataset.team = tm.name; }
     let head = box.querySelector('.drill-head');
     let plcs = box.querySelector('.drill-plcs');
@@ -412,13 +430,14 @@
 
   const gate = ICS.gate('instructor', (tok, fail) => {
     token = tok;
+    traffic.setToken(tok);
     ws = new ICS.Conn({
       token: tok,
       onStatus: (s, x) => conn.set(s, x),
       onAuthError: () => { ws.stop(); fail('login.bad'); },
       onSnapshot: (d, fresh) => {
         if (d.role !== 'instructor') { ws.stop(); fail('login.wrongrole.instructor'); return; }
-        if (fresh) { log.clear(); baseline.clear(); logLoaded = false; }
+        if (fresh) { log.clear(); baseline.clear(); logLoaded = false; traffic.setTeam(''); } else traffic.resync();
         for (const e of d.events || []) addLog(e);
         view = d.view || null;
         renderAll();
@@ -426,6 +445,7 @@
         if (!logLoaded) loadLog();
       },
       onEvent: (e) => { if (addLog(e)) { logNewest = e.seq; scheduleLog(); } },
+      onTraffic: (b) => { if (b && b.team && b.team === traffic.team()) traffic.add(b); },
       onView: (v) => { if (v && v.injects) { view = v; renderAll(); } },
     });
     ws.start();

@@ -1,4 +1,5 @@
-// Team console: HMI, feed, objectives, questions, actions and hints.
+// Team console: HMI, feed, objectives, questions, actions, hints, and the
+// PLCs' Modbus traffic log and audit trail.
 (function () {
   'use strict';
   const { t, tx, el, $, setText, keyed, countTo, fmtClock, fmtPoints, fmtValue } = ICS;
@@ -8,6 +9,9 @@
   $('#phase-slot').appendChild(phase.node);
   const conn = ICS.connBadge();
   $('#conn-slot').appendChild(conn.node);
+  const traffic = ICS.trafficLog();
+  $('#traffic').appendChild(traffic.node);
+  $('#audit').appendChild(traffic.auditNode);
 
   const TREND_MAX = 120;
   const FEED_MAX = 300;
@@ -116,7 +120,12 @@
     const box = el('article', { class: 'plc', testid: 'hmi-' + p.id },
       el('header', {},
         el('h3', { class: 'plc-title' }),
-        el('span', { class: 'endpoint' })),
+        el('span', { class: 'endpoint' }),
+        // Traffic cues: something writes, someone new talks. Who it is,
+        // the Traffic panel shows; finding out is the team's job.
+        el('span', { class: 'traffic-badges' },
+          el('span', { class: 'tbadge tbadge-writes', testid: 'writes-' + p.id, attrs: { 'data-i18n-title': 'team.hmi.writes.title' }, title: t('team.hmi.writes.title') }),
+          el('span', { class: 'tbadge tbadge-new', testid: 'newtalker-' + p.id, hidden: true, attrs: { role: 'status', 'data-i18n-title': 'team.hmi.newtalker.title' }, title: t('team.hmi.newtalker.title') }))),
       el('div', { class: 'offline', testid: 'offline-' + p.id, attrs: { role: 'alert' }, hidden: true },
         el('strong', { i18n: 'team.hmi.offline' }), el('span', { i18n: 'team.hmi.offline.sub' })),
       el('div', { class: 'tables' }, tables));
@@ -129,6 +138,16 @@
     ICS.clear(ep);
     ep.append(t('team.hmi.endpoint') + ' ', el('code', { text: p.modbus || '—', testid: 'modbus-' + p.id }),
       ' · ' + t('team.hmi.unit', { u: p.unit_id }) + (p.zone ? ' · ' + t('team.hmi.zone', { z: p.zone }) : ''));
+    const tr = p.traffic || {};
+    const writes = Number(tr.writes_per_min) || 0;
+    const fresh = Number(tr.new_talkers) || 0;
+    const wb = box.querySelector('.tbadge-writes');
+    setText(wb, t('team.hmi.writes', { n: writes }));
+    wb.classList.toggle('active', writes > 0);
+    wb.dataset.value = String(writes);
+    const nb = box.querySelector('.tbadge-new');
+    nb.hidden = fresh <= 0;
+    setText(nb, fresh > 1 ? t('team.hmi.newtalkers', { n: fresh }) : t('team.hmi.newtalker'));
     const online = !!p.online;
     box.classList.toggle('is-offline', !online);
     box.querySelector('.offline').hidden = online;
@@ -182,6 +201,7 @@
 
   function renderHMI() {
     keyed($('#hmi'), view.plant || [], (p) => p.id, createPLC, updatePLC);
+    traffic.setPLCs((view.plant || []).map((p) => p.id));
   }
 
   // ---------------------------------------------------------- objectives
@@ -446,6 +466,7 @@
   }
 
   const gate = ICS.gate('team', (token, fail) => {
+    traffic.setToken(token);
     ws = new ICS.Conn({
       token,
       onStatus: (s, x) => conn.set(s, x),
@@ -460,6 +481,10 @@
         newestSeq = 0;
         renderAll();
         renderFeed();
+        traffic.seed(d.traffic, d.audit, fresh);
+      },
+      onTraffic: (b) => {
+        if (b && (!view || b.team === view.team)) traffic.add(b);
       },
       onEvent: (e) => {
         if (!addEvent(e)) return;

@@ -31,6 +31,11 @@ type Data struct {
 	Events   []engine.EventView
 	Trends   map[string][]float64 // "plc.tag" → samples, oldest first
 	LastSeq  int64
+	// Traffic is the team's Modbus traffic log as far as we have seen it,
+	// oldest first (ids ascending), at most MaxTraffic rows.
+	Traffic []engine.TrafficView
+	// Audit is the PLCs' audit trail, oldest first, at most MaxAudit rows.
+	Audit []engine.AuditView
 }
 
 // MaxEvents bounds the feed kept in memory.
@@ -38,6 +43,49 @@ const MaxEvents = 500
 
 // MaxTrend bounds each trend.
 const MaxTrend = 120
+
+// MaxTraffic bounds the traffic rows kept in memory.
+const MaxTraffic = 2000
+
+// MaxAudit bounds the audit rows kept in memory.
+const MaxAudit = 500
+
+// AddTraffic appends traffic rows newer than those held (a live batch may
+// repeat rows the snapshot already carried), dropping the oldest beyond
+// MaxTraffic.
+func (d *Data) AddTraffic(rows []engine.TrafficView) {
+	var last int64
+	if n := len(d.Traffic); n > 0 {
+		last = d.Traffic[n-1].ID
+	}
+	for _, r := range rows {
+		if r.ID > last {
+			d.Traffic = append(d.Traffic, r)
+			last = r.ID
+		}
+	}
+	if len(d.Traffic) > MaxTraffic {
+		d.Traffic = append([]engine.TrafficView(nil), d.Traffic[len(d.Traffic)-MaxTraffic:]...)
+	}
+}
+
+// AddAudit appends audit rows newer than those held, dropping the oldest
+// beyond MaxAudit.
+func (d *Data) AddAudit(rows []engine.AuditView) {
+	var last int64
+	if n := len(d.Audit); n > 0 {
+		last = d.Audit[n-1].ID
+	}
+	for _, a := range rows {
+		if a.ID > last {
+			d.Audit = append(d.Audit, a)
+			last = a.ID
+		}
+	}
+	if len(d.Audit) > MaxAudit {
+		d.Audit = append([]engine.AuditView(nil), d.Audit[len(d.Audit)-MaxAudit:]...)
+	}
+}
 
 // AddEvent appends to the feed, dropping the oldest beyond MaxEvents.
 func (d *Data) AddEvent(e engine.EventView) {

@@ -18,6 +18,13 @@ type KeyMap struct {
 	Quit    key.Binding
 	PgUp    key.Binding
 	PgDown  key.Binding
+	// The traffic page's filters.
+	FilterPLC    key.Binding
+	FilterSource key.Binding
+	FilterFC     key.Binding
+	WritesOnly   key.Binding
+	AuditView    key.Binding
+	ClearFilters key.Binding
 }
 
 // DefaultKeys are the bindings.
@@ -25,7 +32,7 @@ func DefaultKeys() KeyMap {
 	return KeyMap{
 		NextTab: key.NewBinding(key.WithKeys("tab", "right", "l"), key.WithHelp("tab/→", "next page")),
 		PrevTab: key.NewBinding(key.WithKeys("shift+tab", "left", "h"), key.WithHelp("shift+tab/←", "previous page")),
-		Tab1:    key.NewBinding(key.WithKeys("1", "2", "3", "4", "5", "6"), key.WithHelp("1-6", "go to page")),
+		Tab1:    key.NewBinding(key.WithKeys("1", "2", "3", "4", "5", "6", "7"), key.WithHelp("1-7", "go to page")),
 		Up:      key.NewBinding(key.WithKeys("up", "k"), key.WithHelp("↑/k", "up")),
 		Down:    key.NewBinding(key.WithKeys("down", "j"), key.WithHelp("↓/j", "down")),
 		Select:  key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "select")),
@@ -37,6 +44,14 @@ func DefaultKeys() KeyMap {
 		Quit:    key.NewBinding(key.WithKeys("q", "ctrl+c"), key.WithHelp("q", "quit")),
 		PgUp:    key.NewBinding(key.WithKeys("pgup", "b"), key.WithHelp("pgup", "page up")),
 		PgDown:  key.NewBinding(key.WithKeys("pgdown", "f", " "), key.WithHelp("pgdn", "page down")),
+		// On the traffic page these come before the paging keys (f is
+		// also page down elsewhere).
+		FilterPLC:    key.NewBinding(key.WithKeys("p"), key.WithHelp("p", "cycle PLC")),
+		FilterSource: key.NewBinding(key.WithKeys("s"), key.WithHelp("s", "cycle source")),
+		FilterFC:     key.NewBinding(key.WithKeys("f"), key.WithHelp("f", "cycle function")),
+		WritesOnly:   key.NewBinding(key.WithKeys("w"), key.WithHelp("w", "writes only")),
+		AuditView:    key.NewBinding(key.WithKeys("a"), key.WithHelp("a", "traffic/audit")),
+		ClearFilters: key.NewBinding(key.WithKeys("c"), key.WithHelp("c", "clear filters")),
 	}
 }
 
@@ -46,7 +61,9 @@ func (k KeyMap) FullHelp() [][]key.Binding {
 		{k.NextTab, k.PrevTab, k.Tab1},
 		{k.Up, k.Down, k.PgUp, k.PgDown},
 		{k.Select, k.Back, k.Yes, k.No},
-		{k.Lang, k.Help, k.Quit},
+		// The traffic page's keys go under the last column: a fifth
+		// would not fit 80 columns.
+		{k.Lang, k.Help, k.Quit, k.FilterPLC, k.FilterSource, k.FilterFC, k.WritesOnly, k.AuditView, k.ClearFilters},
 	}
 }
 
@@ -62,7 +79,8 @@ func (k KeyMap) In(lang string) KeyMap {
 		return k
 	}
 	for _, b := range []*key.Binding{&k.NextTab, &k.PrevTab, &k.Tab1, &k.Up, &k.Down, &k.Select, &k.Back,
-		&k.Yes, &k.No, &k.Lang, &k.Help, &k.Quit, &k.PgUp, &k.PgDown} {
+		&k.Yes, &k.No, &k.Lang, &k.Help, &k.Quit, &k.PgUp, &k.PgDown,
+		&k.FilterPLC, &k.FilterSource, &k.FilterFC, &k.WritesOnly, &k.AuditView, &k.ClearFilters} {
 		h := b.Help()
 		if t := Translate(lang, "key "+h.Desc); t != "key "+h.Desc {
 			b.SetHelp(h.Key, t)

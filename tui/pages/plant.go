@@ -76,6 +76,20 @@ func (p *Plant) box(plc engine.PLCView, width int) string {
 	title := s.BoxTitle.Render(plc.ID) + " " + truncate(text(c, plc.Title), inner-len(plc.ID)-1)
 	addr := s.Muted.Render(fmt.Sprintf("%s %s %s %d", c.T("modbus"), plc.Modbus, c.T("unit"), plc.UnitID))
 	lines := []string{title, addr}
+	// The traffic indicators: something is writing, someone new is
+	// talking; the traffic page says who.
+	ind := s.Muted.Render(fmt.Sprintf("%s %d", c.T("writes/min"), plc.Traffic.WritesPerMin))
+	if plc.Traffic.WritesPerMin > 0 {
+		ind = s.Alert.Render(fmt.Sprintf("%s %d", c.T("writes/min"), plc.Traffic.WritesPerMin))
+	}
+	if plc.Traffic.NewTalkers > 0 {
+		ind += " " + s.Alarm.Render(" "+c.T("new talker")+" ")
+	}
+	if lipgloss.Width(addr)+2+lipgloss.Width(ind) <= inner {
+		lines[1] = addr + "  " + ind
+	} else {
+		lines = append(lines, ind)
+	}
 	if !plc.Online {
 		lines = append(lines, s.Offline.Render(truncate(c.T("hmi offline")+" "+plc.Modbus, inner)))
 		return s.Box.Width(width - 2).Render(strings.Join(lines, "\n"))
