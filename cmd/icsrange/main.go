@@ -43,6 +43,9 @@ func (m *Main) commands() []command {
 		{"run", "run an exercise: plants, injects, scoring, scoreboard", (*Main).runRun},
 		{"test", "run scenarios' scripted tests on a virtual clock", (*Main).runTest},
 		{"plc", "run one simulated PLC (Modbus/TCP + management API)", (*Main).runPLC},
+		{"router", "a plant container's zone router: nftables from conduits + management API", (*Main).runRouter},
+		{"host", "a plant container's host agent: plays attacks from there on request", (*Main).runHost},
+		{"attack", "a Modbus attack from this shell: write, coil, scan, flood", (*Main).runAttack},
 	}
 }
 

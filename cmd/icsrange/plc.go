@@ -17,6 +17,7 @@ import (
 
 	"github.com/icsrange/icsrange/engine/token"
 	plantsim "github.com/icsrange/icsrange/plant-sim"
+	"github.com/icsrange/icsrange/plant-sim/netsetup"
 )
 
 // paramFlag collects repeated --param name=value flags.
@@ -58,6 +59,8 @@ func (m *Main) runPLC(ctx context.Context, args []string) error {
 	mapFormat := fs.String("map-format", "text", "register map format: text or json")
 	params := paramFlag{}
 	fs.Var(params, "param", "model parameter name=value (repeatable)")
+	var routes netsetup.Routes
+	fs.Var(&routes, "route", "route CIDR=GW to add before listening, e.g. 10.128.2.0/24=10.128.1.254 (repeatable; needs CAP_NET_ADMIN, then every capability is dropped)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -98,11 +101,17 @@ func (m *Main) runPLC(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	// Routes to the plant's other zones, then no privileges: all before
+	// anything listens.
+	netRep, err := netsetup.Setup(routes)
+	if err != nil {
+		return err
+	}
 	srvCfg := plantsim.ServerConfig{MaxClients: *maxClients, IdleTimeout: *idle}
 	plain := plantsim.NewServer(plc, srvCfg)
 	mbLn, err := net.Listen("tcp", *listen)
 	if err != nil {
-		return fmt.Errorf("listen modbus: %w", err)
+		return fmt.Errorf("listen modbus: %w%s", err, lowPortHint(err, netRep.Dropped))
 	}
 	var secure *plantsim.Server
 	var tlsLn net.Listener
@@ -126,7 +135,7 @@ func (m *Main) runPLC(ctx context.Context, args []string) error {
 		if tlsLn != nil {
 			tlsLn.Close()
 		}
-		return fmt.Errorf("listen mgmt: %w", err)
+		return fmt.Errorf("listen mgmt: %w%s", err, lowPortHint(err, netRep.Dropped))
 	}
 	hs := &http.Server{Handler: plantsim.MgmtHandler(plc, token.HashOf(tok)), ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout: 10 * time.Second, WriteTimeout: 10 * time.Second, MaxHeaderBytes: 16 << 10}
@@ -134,6 +143,9 @@ func (m *Main) runPLC(ctx context.Context, args []string) error {
 	fmt.Fprintf(m.Stdout, "plc %s (%s) modbus=%s unit=%d mgmt=%s scan=%v clock=%s\n", plc.ID(), def.Name, mbLn.Addr(), plc.UnitID(), mgLn.Addr(), *scan, *clock)
 	if tlsLn != nil {
 		fmt.Fprintf(m.Stdout, "modbus/tls=%s\n", tlsLn.Addr())
+	}
+	if len(routes) > 0 {
+		fmt.Fprintf(m.Stdout, "%s\n", netRep)
 	}
 	if *tokenFile == "" {
 		fmt.Fprintf(m.Stdout, "management token: %s\n", tok)

@@ -14,6 +14,7 @@ import (
 
 	"github.com/icsrange/icsrange/engine"
 	"github.com/icsrange/icsrange/engine/backend"
+	"github.com/icsrange/icsrange/engine/backend/docker"
 	"github.com/icsrange/icsrange/engine/backend/inproc"
 	"github.com/icsrange/icsrange/engine/backend/terraform"
 	"github.com/icsrange/icsrange/engine/report"
@@ -49,6 +50,9 @@ type runOptions struct {
 	tfBinary string
 	tfReady  time.Duration
 	keep     bool
+	expose   string
+	trafCap  int
+	bar      *spinup // provisioning progress and the backend's log lines
 }
 
 func (m *Main) runRun(ctx context.Context, args []string) error {
@@ -56,11 +60,13 @@ func (m *Main) runRun(ctx context.Context, args []string) error {
 	var o runOptions
 	fs.IntVar(&o.teams, "teams", 0, "number of teams, named team-1..team-N")
 	fs.Var(&o.names, "team", "team name (repeatable); instead of --teams")
-	fs.StringVar(&o.backend, "backend", "inproc", "where plants run: inproc (in this process) or terraform (--tf-module)")
+	fs.StringVar(&o.backend, "backend", "inproc", "where plants run: inproc (in this process), docker (containers on isolated networks; DOCKER_HOST) or terraform (--tf-module)")
+	fs.StringVar(&o.expose, "expose", "", "docker: also publish every PLC's Modbus port on this address of the Docker host, for trainees' tools")
 	fs.StringVar(&o.tfModule, "tf-module", "", "Terraform module for --backend terraform (e.g. deploy/terraform/local)")
 	fs.StringVar(&o.tfBinary, "terraform", "", "terraform binary (default: terraform on PATH)")
-	fs.BoolVar(&o.keep, "keep", false, "leave Terraform-made plants up when the exercise ends")
+	fs.BoolVar(&o.keep, "keep", false, "leave Docker- or Terraform-made plants up when the exercise ends")
 	fs.DurationVar(&o.tfReady, "tf-ready-timeout", time.Minute, "how long Terraform-made PLCs may take to answer after apply")
+	fs.IntVar(&o.trafCap, "traffic-cap", engine.DefaultTrafficCap, "transactions each PLC's traffic log keeps in full; past it, one summary row per burst (kept with the exercise; --resume reuses it)")
 	fs.StringVar(&o.data, "data", "", "data dir for the event log, tokens and report (default ./runs/<scenario>-<time>)")
 	fs.Float64Var(&o.speed, "speed", 1, "exercise time per wall time (600 runs 45 minutes in 4.5 s)")
 	fs.StringVar(&o.start, "start", "manual", "now, or manual (the instructor starts it)")
@@ -98,9 +104,16 @@ func (m *Main) runRun(ctx context.Context, args []string) error {
 			o.backend = name
 		}
 	}
+	o.bar = newSpinup(m.Stdout)
 	be, err := m.backend(o)
 	if err != nil {
 		return err
+	}
+	if o.trafCap < 100 {
+		return usageErr("--traffic-cap %d: keep at least 100 transactions per PLC", o.trafCap)
+	}
+	if o.expose != "" && o.backend != "docker" {
+		return usageErr("--expose is for --backend docker")
 	}
 	if o.backend == "terraform" && !o.resume && o.tfModule == "" {
 		return usageErr("--backend terraform needs --tf-module DIR")
@@ -211,6 +224,14 @@ func (m *Main) backend(o runOptions) (backend.Backend, error) {
 	switch o.backend {
 	case "inproc":
 		return &inproc.Backend{PortBase: o.portBase}, nil
+	case "docker":
+		bar := o.bar
+		if bar == nil {
+			bar = newSpinup(m.Stdout)
+		}
+		return &docker.Backend{Expose: o.expose, Log: terraform.NewLineWriter(func(line string) {
+			bar.say("docker: " + line)
+		})}, nil
 	case "terraform":
 		mod := o.tfModule
 		if mod != "" {
@@ -229,7 +250,7 @@ func (m *Main) backend(o runOptions) (backend.Backend, error) {
 				}
 			})}, nil
 	}
-	return nil, usageErr("unknown backend %q (have inproc, terraform)", o.backend)
+	return nil, usageErr("unknown backend %q (have inproc, docker, terraform)", o.backend)
 }
 
 // backendOf reads which backend an exercise was made with.
@@ -285,8 +306,13 @@ func (m *Main) create(ctx context.Context, o runOptions, be backend.Backend) (*e
 		o.data = filepath.Join("runs", sc.Spec.ID+"-"+time.Now().Format("20060102-150405"))
 	}
 	fmt.Fprintf(m.Stdout, "Provisioning %d teams × %d PLCs (%s)…\n", len(teams), len(sc.PLCs), o.backend)
+	bar := o.bar
+	if bar == nil {
+		bar = newSpinup(m.Stdout)
+	}
+	defer bar.finish()
 	return engine.New(ctx, engine.Config{Scenario: sc, ScenarioYAML: data, ScenarioPath: o.file, Teams: teams,
-		DataDir: o.data, Backend: be, BackendName: o.backend, Seed: o.seed})
+		DataDir: o.data, Backend: be, BackendName: o.backend, Seed: o.seed, Progress: bar.step, TrafficCap: o.trafCap})
 }
 
 func (m *Main) printSummary(x *engine.Exercise, o runOptions) {

@@ -295,7 +295,7 @@ func (b *Backend) connect(ctx context.Context, plan backend.Plan, s saved, tok s
 			if err := waitReady(ctx, cl, ep["modbus"], p.UnitID, timeout); err != nil {
 				return nil, fmt.Errorf("team %s plc %s: %w", t, p.ID, err)
 			}
-			byTeam[t] = append(byTeam[t], &plants.Endpoint{Spec: p, Handle: remote{cl}, Modbus: ep["modbus"], Mgmt: ep["mgmt"]})
+			byTeam[t] = append(byTeam[t], &plants.Endpoint{Spec: p, Handle: cl, Modbus: ep["modbus"], Mgmt: ep["mgmt"]})
 		}
 	}
 	blob, err := json.Marshal(s)
@@ -324,21 +324,6 @@ func waitReady(ctx context.Context, cl *plantsim.MgmtClient, modbus string, unit
 		case <-time.After(200 * time.Millisecond):
 		}
 	}
-}
-
-// remote adapts a management API client to the plants handle.
-type remote struct{ c *plantsim.MgmtClient }
-
-func (r remote) Apply(ctx context.Context, e plantsim.Effect) error      { return r.c.Apply(ctx, e) }
-func (r remote) Advance(ctx context.Context, t time.Duration) error      { return r.c.Advance(ctx, t) }
-func (r remote) Read(v *plantsim.Values) error                           { return r.c.Read(v) }
-func (r remote) Save(ctx context.Context) (*plantsim.Snapshot, error)    { return r.c.Save(ctx) }
-func (r remote) Restore(ctx context.Context, s *plantsim.Snapshot) error { return r.c.Restore(ctx, s) }
-func (r remote) Capture(ctx context.Context, after uint64) (plantsim.Capture, error) {
-	return r.c.Capture(ctx, after)
-}
-func (r remote) Attribute(ctx context.Context, remote, source, note string) error {
-	return r.c.Attribute(ctx, remote, source, note)
 }
 
 // Recover re-attaches to the PLCs the module made.

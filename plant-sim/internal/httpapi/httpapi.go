@@ -1,0 +1,73 @@
+// Package httpapi holds what the plant containers' small management APIs
+// (router, host agent) share with the PLC's: bearer-token checks with
+// engine/token, strict size-limited JSON bodies and JSON answers.
+package httpapi
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+
+	"github.com/icsrange/icsrange/engine/token"
+)
+
+// Auth serves next only to requests with the bearer token whose hash is
+// tok: 401 without a token, 403 with a wrong one.
+func Auth(realm string, tok token.Hash, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		t, ok := token.FromHeader(r.Header.Get("Authorization"))
+		if !ok {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="`+realm+`"`)
+			WriteError(w, http.StatusUnauthorized, "unauthorized", "missing bearer token")
+			return
+		}
+		if !tok.Matches(t) {
+			WriteError(w, http.StatusForbidden, "forbidden", "wrong token")
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// DecodeBody reads one strict JSON value (no unknown fields, nothing after
+// it) within limit bytes, answering the error itself when it fails.
+func DecodeBody(w http.ResponseWriter, r *http.Request, v any, limit int64) bool {
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, limit))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			WriteError(w, http.StatusRequestEntityTooLarge, "too_large", fmt.Sprintf("body over %d bytes", limit))
+			return false
+		}
+		WriteError(w, http.StatusBadRequest, "bad_json", "decode body: "+err.Error())
+		return false
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			WriteError(w, http.StatusRequestEntityTooLarge, "too_large", fmt.Sprintf("body over %d bytes", limit))
+			return false
+		}
+		WriteError(w, http.StatusBadRequest, "bad_json", "body holds more than one JSON value")
+		return false
+	}
+	return true
+}
+
+// WriteJSON answers v as indented JSON.
+func WriteJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.Encode(v)
+}
+
+// WriteError answers {"error":{"code","message"}}, as the PLC's API does.
+func WriteError(w http.ResponseWriter, status int, code, msg string) {
+	WriteJSON(w, status, map[string]any{"error": map[string]string{"code": code, "message": strings.TrimSpace(msg)}})
+}
