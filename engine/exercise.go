@@ -282,17 +282,34 @@ func Open(ctx context.Context, dir string, b backend.Backend, loadScenario func(
 		dep.Close()
 		return fail(err)
 	}
-	// Network state lives in the backend; put back what the log says.
+	// Network state lives in the backend; put back what the log says. A
+	// backend comes back with every host running and connected: stop, then
+	// pause (a stopped host has no pause to put back), then disconnect. An
+	// exercise that can't have its isolation back does not go on without.
+	var redo []backend.Effect
 	for _, t := range teams {
 		ts := x.state.Team[t]
-		for h, down := range ts.HostDown {
-			if down {
-				dep.Do(ctx, t, backend.Effect{Kind: backend.KindStopHost, Host: h})
+		redo = redo[:0]
+		for _, h := range x.sc.Hosts {
+			switch {
+			case ts.HostDown[h.ID]:
+				redo = append(redo, backend.Effect{Kind: backend.KindStopHost, Host: h.ID})
+			case ts.HostPaused[h.ID]:
+				redo = append(redo, backend.Effect{Kind: backend.KindPauseHost, Host: h.ID})
+			}
+			if ts.HostOff[h.ID] {
+				redo = append(redo, backend.Effect{Kind: backend.KindDisconnectHost, Host: h.ID})
 			}
 		}
-		for c, cut := range ts.Cut {
-			if cut {
-				dep.Do(ctx, t, backend.Effect{Kind: backend.KindCutConduit, From: c[0], To: c[1]})
+		for _, c := range x.sc.Conduits {
+			if ts.Cut[[2]string{c.From, c.To}] {
+				redo = append(redo, backend.Effect{Kind: backend.KindCutConduit, From: c.From, To: c.To})
+			}
+		}
+		for _, e := range redo {
+			if _, err := dep.Do(ctx, t, e); err != nil {
+				dep.Close()
+				return fail(fmt.Errorf("team %s: put back %s: %w", t, e, err))
 			}
 		}
 	}

@@ -150,7 +150,9 @@ type TeamState struct {
 	Answers    map[string]*AnswerState
 	Hints      map[string]time.Duration
 	Objectives map[string]*ObjectiveState
-	HostDown   map[string]bool
+	HostDown   map[string]bool // stopped
+	HostPaused map[string]bool // frozen: processes stopped, network up
+	HostOff    map[string]bool // disconnected from its zone network
 	Cut        map[[2]string]bool
 	Alarms     map[string]bool // "plc.tag" → active
 	Incidents  int
@@ -183,7 +185,51 @@ func NewState() *State { return &State{Phase: PhaseCreated, Team: map[string]*Te
 func newTeamState(name string) *TeamState {
 	return &TeamState{Name: name, Fired: map[string]time.Duration{}, Actions: map[string]*ActionState{},
 		Answers: map[string]*AnswerState{}, Hints: map[string]time.Duration{}, Objectives: map[string]*ObjectiveState{},
-		HostDown: map[string]bool{}, Cut: map[[2]string]bool{}, Alarms: map[string]bool{}}
+		HostDown: map[string]bool{}, HostPaused: map[string]bool{}, HostOff: map[string]bool{},
+		Cut: map[[2]string]bool{}, Alarms: map[string]bool{}}
+}
+
+// Host statuses, as views show them.
+const (
+	HostStatusRunning      = "running"
+	HostStatusStopped      = "stopped"
+	HostStatusPaused       = "paused"
+	HostStatusDisconnected = "disconnected"
+)
+
+// HostStatus is a host's status: stopped, paused, disconnected or running.
+// A host can be disconnected and also stopped or paused; the status names
+// the first that holds, in that order (HostOff says whether it is also
+// disconnected). Only a running host plays traffic.
+func (t *TeamState) HostStatus(id string) string {
+	switch {
+	case t.HostDown[id]:
+		return HostStatusStopped
+	case t.HostPaused[id]:
+		return HostStatusPaused
+	case t.HostOff[id]:
+		return HostStatusDisconnected
+	}
+	return HostStatusRunning
+}
+
+// applyHostEffect folds a host effect that succeeded into the team's state,
+// as the deployment applies it: stopping or starting a host ends a pause,
+// a stopped host can't be paused, and being on the network or not is
+// independent of both.
+func (t *TeamState) applyHostEffect(e backend.Effect) {
+	h := e.Host
+	switch e.Kind {
+	case backend.KindStopHost, backend.KindStartHost:
+		t.HostDown[h] = e.Kind == backend.KindStopHost
+		t.HostPaused[h] = false
+	case backend.KindPauseHost:
+		t.HostPaused[h] = !t.HostDown[h]
+	case backend.KindResumeHost:
+		t.HostPaused[h] = false
+	case backend.KindDisconnectHost, backend.KindReconnectHost:
+		t.HostOff[h] = e.Kind == backend.KindDisconnectHost
+	}
 }
 
 func (t *TeamState) objective(id string) *ObjectiveState {
@@ -242,8 +288,9 @@ func (s *State) Apply(e store.Event) error {
 		}
 		if d.Outcome == "ok" {
 			switch d.Effect.Kind {
-			case backend.KindStopHost, backend.KindStartHost:
-				t.HostDown[d.Effect.Host] = d.Effect.Kind == backend.KindStopHost
+			case backend.KindStopHost, backend.KindStartHost, backend.KindPauseHost, backend.KindResumeHost,
+				backend.KindDisconnectHost, backend.KindReconnectHost:
+				t.applyHostEffect(d.Effect)
 			case backend.KindCutConduit, backend.KindRestoreConduit:
 				t.Cut[[2]string{d.Effect.From, d.Effect.To}] = d.Effect.Kind == backend.KindCutConduit
 			}

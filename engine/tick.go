@@ -180,7 +180,8 @@ func (x *Exercise) readPlant(rt *teamRT) error {
 		l.Fill(rt.env, i, &rt.vals[i])
 	}
 	for i, h := range l.Hosts {
-		rt.env.Host[i] = !ts.HostDown[h]
+		// Up: its processes run. A disconnected host is up, only cut off.
+		rt.env.Host[i] = !ts.HostDown[h] && !ts.HostPaused[h]
 	}
 	rt.env.Elapsed = x.clock.Seconds()
 	rt.env.Score = float64(ts.Score)

@@ -124,11 +124,13 @@ type trafficRT struct {
 	writeClocks  map[string][]time.Duration          // plc → recent writes, for the rate
 	ringLost     uint64                              // records the PLCs' rings dropped before collection (sum of their counters)
 	capLost      uint64                              // transactions dropped past twice the cap
+	packets      *packetRT                           // captured packets, where PLCs capture them
 }
 
 func newTrafficRT() *trafficRT {
 	return &trafficRT{after: map[string]uint64{}, ringSeen: map[string]uint64{}, rows: map[string]int{}, writesFrom: map[string]int{},
-		traineeWrote: map[string]int{}, firstSeen: map[string]map[string]time.Duration{}, writeClocks: map[string][]time.Duration{}}
+		traineeWrote: map[string]int{}, firstSeen: map[string]map[string]time.Duration{}, writeClocks: map[string][]time.Duration{},
+		packets: newPacketRT()}
 }
 
 // scenarioHosts are the scenario hosts' addresses: traffic from them is
@@ -142,7 +144,8 @@ func (x *Exercise) scenarioHosts() map[string]bool {
 }
 
 // collectTraffic gathers every PLC's new records into the traffic log,
-// summarising floods, and tells viewers.
+// summarising floods, and tells viewers; then the packets of PLCs that
+// capture them.
 func (x *Exercise) collectTraffic(ctx context.Context) error {
 	hosts := x.scenarioHosts()
 	var allTx []*store.TrafficRow
@@ -201,7 +204,7 @@ func (x *Exercise) collectTraffic(ctx context.Context) error {
 		batch := &TrafficBatch{Team: team, Traffic: ViewTraffic(deref(b.tx)), Audit: ViewAudit(derefAudit(b.audit))}
 		x.feed.Publish(Update{Traffic: batch})
 	}
-	return nil
+	return x.collectPackets(ctx)
 }
 
 func deref(rs []*store.TrafficRow) []store.TrafficRow {
@@ -417,7 +420,7 @@ func (x *Exercise) reachable(ts *TeamState, host, plc string) bool {
 			to = p.Zone
 		}
 	}
-	if from == "" || to == "" || ts.HostDown[host] {
+	if from == "" || to == "" || ts.HostStatus(host) != HostStatusRunning {
 		return false
 	}
 	seen := map[string]bool{from: true}
@@ -458,7 +461,7 @@ func (x *Exercise) restoreTraffic(ctx context.Context, meta map[string]string) e
 		}
 		tr.writesFrom, tr.traineeWrote, tr.rows = c.WritesFrom, c.TraineeWrote, c.Rows
 	}
-	return nil
+	return x.restorePackets(ctx, meta)
 }
 
 // PLCTraffic is a PLC's traffic indicators: enough to notice that

@@ -214,10 +214,14 @@ type PLCView struct {
 	Zone   string        `json:"zone"`
 	Modbus string        `json:"modbus"`
 	UnitID byte          `json:"unit_id"`
-	// Online is false while the team's HMI host is stopped; the values are
-	// then absent (the PLC still answers Modbus).
-	Online bool      `json:"online"`
-	Tags   []TagView `json:"tags,omitempty"`
+	// Online is false while the team's HMI host is stopped, paused or
+	// disconnected; the values are then absent (the PLC still answers
+	// Modbus).
+	Online bool `json:"online"`
+	// HMI says why it is offline: the HMI host is stopped, paused or
+	// disconnected.
+	HMI  string    `json:"hmi,omitempty"`
+	Tags []TagView `json:"tags,omitempty"`
 	// Traffic is what the PLC's traffic log says in numbers: a trainee can
 	// notice a new talker or a burst of writes, and must look for who.
 	Traffic PLCTraffic `json:"traffic"`
@@ -291,10 +295,15 @@ func (x *Exercise) TeamView(team string) (TeamView, error) {
 			v.Rank = t.Rank
 		}
 	}
-	hmiUp := true
+	// The console is the HMI: it shows nothing while an HMI host is
+	// stopped, frozen or cut off from the PLCs.
+	hmiUp, hmiStatus := true, ""
 	for _, h := range x.sc.Hosts {
-		if h.Role == "hmi" && ts.HostDown[h.ID] {
-			hmiUp = false
+		if h.Role != "hmi" || !hmiUp {
+			continue
+		}
+		if st := ts.HostStatus(h.ID); st != HostStatusRunning {
+			hmiUp, hmiStatus = false, st
 		}
 	}
 	eps := map[string]backendEndpoint{}
@@ -307,7 +316,7 @@ func (x *Exercise) TeamView(team string) (TeamView, error) {
 	for pi, p := range x.sc.PLCs {
 		spec := x.sc.Spec.Plant.PLCs[pi]
 		pv := PLCView{ID: p.ID, Title: titleOr(spec.Title, p.ID), Model: p.Model, Zone: p.Zone,
-			Modbus: eps[p.ID].addr, UnitID: eps[p.ID].unit, Online: hmiUp, Traffic: x.trafficIndicators(team, p.ID)}
+			Modbus: eps[p.ID].addr, UnitID: eps[p.ID].unit, Online: hmiUp, HMI: hmiStatus, Traffic: x.trafficIndicators(team, p.ID)}
 		if hmiUp {
 			if err := x.dep.Read(team, p.ID, &vals); err != nil {
 				return TeamView{}, err
@@ -406,12 +415,17 @@ type PLCTruth struct {
 // InstructorTeam is a team in the instructor console.
 type InstructorTeam struct {
 	TeamSummary
-	PLCs      []PLCTruth            `json:"plcs"`
-	HostsDown []string              `json:"hosts_down,omitempty"`
-	Cut       []string              `json:"conduits_cut,omitempty"`
-	Fired     map[string]int64      `json:"fired"`   // inject → clock_ms
-	Answers   map[string]AnswerInfo `json:"answers"` // by question
-	Hints     []string              `json:"hints"`
+	PLCs      []PLCTruth `json:"plcs"`
+	HostsDown []string   `json:"hosts_down,omitempty"`
+	// HostsPaused are frozen (processes stopped, network up);
+	// HostsDisconnected are off their zone network (and may also be down
+	// or paused).
+	HostsPaused       []string              `json:"hosts_paused,omitempty"`
+	HostsDisconnected []string              `json:"hosts_disconnected,omitempty"`
+	Cut               []string              `json:"conduits_cut,omitempty"`
+	Fired             map[string]int64      `json:"fired"`   // inject → clock_ms
+	Answers           map[string]AnswerInfo `json:"answers"` // by question
+	Hints             []string              `json:"hints"`
 }
 
 // AnswerInfo is how a team stands on a question.
@@ -491,9 +505,15 @@ func (x *Exercise) InstructorView() (InstructorView, error) {
 			}
 			it.PLCs = append(it.PLCs, pt)
 		}
-		for h, down := range ts.HostDown {
-			if down {
-				it.HostsDown = append(it.HostsDown, h)
+		for _, h := range x.sc.Hosts {
+			if ts.HostDown[h.ID] {
+				it.HostsDown = append(it.HostsDown, h.ID)
+			}
+			if ts.HostPaused[h.ID] {
+				it.HostsPaused = append(it.HostsPaused, h.ID)
+			}
+			if ts.HostOff[h.ID] {
+				it.HostsDisconnected = append(it.HostsDisconnected, h.ID)
 			}
 		}
 		for c, cut := range ts.Cut {
@@ -502,6 +522,8 @@ func (x *Exercise) InstructorView() (InstructorView, error) {
 			}
 		}
 		sort.Strings(it.HostsDown)
+		sort.Strings(it.HostsPaused)
+		sort.Strings(it.HostsDisconnected)
 		sort.Strings(it.Cut)
 		for id, at := range ts.Fired {
 			it.Fired[id] = at.Milliseconds()

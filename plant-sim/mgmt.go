@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/icsrange/icsrange/engine/token"
+	"github.com/icsrange/icsrange/plant-sim/capture"
 )
 
 // Bounds on management request bodies: effects are tiny; a snapshot holds
@@ -57,8 +58,38 @@ func decodeBody(w http.ResponseWriter, r *http.Request, v any, limit int64) bool
 //	PUT  /v1/snapshot  restore a state
 //	GET  /v1/capture?after=N   transactions and audit entries after seq N
 //	POST /v1/attribute {"remote", "source", "note"}: who a connection really is
-func MgmtHandler(p *PLC, tok token.Hash) http.Handler {
+//	GET  /v1/packets?after=N&max=M  captured packets after seq N (WithPackets; else 404 no_capture)
+func MgmtHandler(p *PLC, tok token.Hash, opts ...MgmtOption) http.Handler {
+	var cfg mgmtConfig
+	for _, o := range opts {
+		o(&cfg)
+	}
 	mux := http.NewServeMux()
+	mux.HandleFunc("GET /v1/packets", func(w http.ResponseWriter, r *http.Request) {
+		if cfg.packets == nil {
+			writeError(w, http.StatusNotFound, "no_capture", "this PLC captures no packets (start it with --capture)")
+			return
+		}
+		q := r.URL.Query()
+		var after uint64
+		if s := q.Get("after"); s != "" {
+			var err error
+			if after, err = strconv.ParseUint(s, 10, 64); err != nil {
+				writeError(w, http.StatusBadRequest, "bad_after", "after must be a seq")
+				return
+			}
+		}
+		max := 0
+		if s := q.Get("max"); s != "" {
+			n, err := strconv.Atoi(s)
+			if err != nil || n < 1 || n > capture.MaxPageMax {
+				writeError(w, http.StatusBadRequest, "bad_max", fmt.Sprintf("max must be 1..%d", capture.MaxPageMax))
+				return
+			}
+			max = n
+		}
+		writeJSON(w, http.StatusOK, cfg.packets.Page(after, max))
+	})
 	mux.HandleFunc("GET /v1/health", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, p.Health())
 	})
@@ -163,6 +194,24 @@ func MgmtHandler(p *PLC, tok token.Hash) http.Handler {
 		}
 		mux.ServeHTTP(w, r)
 	})
+}
+
+// MgmtOption adds an optional part to the management API.
+type MgmtOption func(*mgmtConfig)
+
+type mgmtConfig struct {
+	packets PacketPager
+}
+
+// PacketPager is what GET /v1/packets pages through: a packet capture
+// (*capture.Capture), which the PLC itself knows nothing of.
+type PacketPager interface {
+	Page(after uint64, max int) capture.Page
+}
+
+// WithPackets serves the packets a capture recorded at GET /v1/packets.
+func WithPackets(src PacketPager) MgmtOption {
+	return func(c *mgmtConfig) { c.packets = src }
 }
 
 // Health is the management API's health document.

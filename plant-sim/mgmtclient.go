@@ -5,12 +5,15 @@ import (
 	"context"
 	"encoding/gob"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"strconv"
 	"sync"
 	"time"
+
+	"github.com/icsrange/icsrange/plant-sim/capture"
 )
 
 // MgmtClient drives a PLC in another process through its management API,
@@ -54,7 +57,7 @@ func (c *MgmtClient) do(ctx context.Context, method, path, ctype string, body io
 			Error struct{ Code, Message string } `json:"error"`
 		}
 		json.NewDecoder(io.LimitReader(resp.Body, 64<<10)).Decode(&e)
-		return fmt.Errorf("plc mgmt %s %s: %s: %s", method, path, resp.Status, e.Error.Message)
+		return &statusError{status: resp.StatusCode, msg: fmt.Sprintf("plc mgmt %s %s: %s: %s", method, path, resp.Status, e.Error.Message)}
 	}
 	if out == nil {
 		io.Copy(io.Discard, resp.Body)
@@ -66,6 +69,14 @@ func (c *MgmtClient) do(ctx context.Context, method, path, ctype string, body io
 	}
 	return json.NewDecoder(io.LimitReader(resp.Body, 32<<20)).Decode(out)
 }
+
+// statusError is a management API answer other than 200 OK.
+type statusError struct {
+	status int
+	msg    string
+}
+
+func (e *statusError) Error() string { return e.msg }
 
 func (c *MgmtClient) post(ctx context.Context, path string, in, out any) error {
 	b, err := json.Marshal(in)
@@ -164,4 +175,21 @@ func (c *MgmtClient) Capture(ctx context.Context, after uint64) (Capture, error)
 // Attribute tells the PLC who a connection really is.
 func (c *MgmtClient) Attribute(ctx context.Context, remote, source, note string) error {
 	return c.post(ctx, "/v1/attribute", map[string]string{"remote": remote, "source": source, "note": note}, nil)
+}
+
+// Packets fetches up to max captured packets after seq (max 0: the PLC's
+// default page). A PLC that captures nothing answers capture.ErrOff.
+func (c *MgmtClient) Packets(ctx context.Context, after uint64, max int) (capture.Page, error) {
+	path := "/v1/packets?after=" + strconv.FormatUint(after, 10)
+	if max > 0 {
+		path += "&max=" + strconv.Itoa(max)
+	}
+	var out capture.Page
+	err := c.do(ctx, http.MethodGet, path, "", nil, &out)
+	var se *statusError
+	if errors.As(err, &se) && se.status == http.StatusNotFound {
+		// Also what a PLC from before /v1/packets answers.
+		return capture.Page{}, fmt.Errorf("%w: %v", capture.ErrOff, err)
+	}
+	return out, err
 }

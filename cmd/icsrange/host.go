@@ -22,11 +22,25 @@ func (m *Main) runHost(ctx context.Context, args []string) error {
 	tokenFile := fs.String("token-file", "", "file holding the agent API bearer token (default: a new token, printed)")
 	var routes netsetup.Routes
 	fs.Var(&routes, "route", "route CIDR=GW to add before serving, e.g. 10.128.2.0/24=10.128.1.254 (repeatable; needs CAP_NET_ADMIN, then every capability is dropped)")
+	routesOnly := fs.Bool("routes-only", false, "add the --route routes and exit, serving nothing: the Docker backend runs this in a host container it put back on its zone network, whose routes went with the old interface")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
 		return usageErr("unexpected argument %q", fs.Arg(0))
+	}
+	if *routesOnly {
+		if len(routes) == 0 {
+			return usageErr("--routes-only needs --route")
+		}
+		// The agent keeps no capability to do this itself; a process the
+		// Docker daemon starts in the container (docker exec) has the
+		// container's CAP_NET_ADMIN and ends here.
+		if err := netsetup.AddRoutes(routes); err != nil {
+			return err
+		}
+		fmt.Fprintf(m.Stdout, "routes %s\n", routes.String())
+		return nil
 	}
 	if *id == "" {
 		return usageErr("--id is required")

@@ -69,13 +69,21 @@ func (m *Main) runPcap(ctx context.Context, args []string) error {
 	if sc != nil && *plc != "" && !slices.ContainsFunc(sc.PLCs, func(p backend.PLC) bool { return p.ID == *plc }) {
 		return fmt.Errorf("no PLC %q in this exercise", *plc)
 	}
-	rows, err := pcap.ReadRows(ctx, st, *team, *plc, 0)
+	// The real packets, where the PLCs captured them (Docker); else frames
+	// rebuilt from the traffic log.
+	pkts, err := pcap.ReadPackets(ctx, st, *team, *plc, 0)
 	if err != nil {
 		return err
 	}
-	opts, err := pcap.ExerciseOptions(ctx, st, sc)
-	if err != nil {
-		return err
+	var rows []store.TrafficRow
+	var opts pcap.Options
+	if len(pkts) == 0 {
+		if rows, err = pcap.ReadRows(ctx, st, *team, *plc, 0); err != nil {
+			return err
+		}
+		if opts, err = pcap.ExerciseOptions(ctx, st, sc); err != nil {
+			return err
+		}
 	}
 	w := m.Stdout
 	var f *os.File
@@ -85,7 +93,13 @@ func (m *Main) runPcap(ctx context.Context, args []string) error {
 		}
 		w = f
 	}
-	stats, err := pcap.WriteStats(w, rows, opts)
+	var stats pcap.Stats
+	var pstats pcap.PacketStats
+	if len(pkts) > 0 {
+		pstats, err = pcap.WritePackets(w, pkts)
+	} else {
+		stats, err = pcap.WriteStats(w, rows, opts)
+	}
 	if f != nil {
 		if cerr := f.Close(); err == nil {
 			err = cerr
@@ -96,6 +110,9 @@ func (m *Main) runPcap(ctx context.Context, args []string) error {
 	}
 	if err != nil {
 		return err
+	}
+	if len(pkts) > 0 {
+		return m.reportPackets(meta, *team, *plc, *out, pstats)
 	}
 	// What was left out goes to stderr: stdout may be the capture.
 	msg := fmt.Sprintf("%d transactions in %d TCP streams (%d packets)", stats.Transactions, stats.Streams, stats.Packets)
@@ -117,6 +134,37 @@ func (m *Main) runPcap(ctx context.Context, args []string) error {
 	sort.Strings(hosts)
 	for _, h := range hosts {
 		fmt.Fprintf(m.Stderr, "  source %s is not IPv4: shown as %s\n", h, stats.Mapped[h])
+	}
+	return nil
+}
+
+// reportPackets tells, on stderr, what a capture of the real packets holds
+// and what it misses.
+func (m *Main) reportPackets(meta map[string]string, team, plc, out string, st pcap.PacketStats) error {
+	msg := fmt.Sprintf("%d packets captured at the PLCs' interfaces", st.Packets)
+	if out != "" {
+		msg = "wrote " + out + ": " + msg
+	}
+	fmt.Fprintln(m.Stderr, msg)
+	if st.Truncated > 0 {
+		fmt.Fprintf(m.Stderr, "  %d packets cut at the capture's snap length\n", st.Truncated)
+	}
+	pos, err := engine.PacketPositions(meta)
+	if err != nil {
+		return err
+	}
+	plcs := make([]string, 0, len(pos[team]))
+	for p := range pos[team] {
+		plcs = append(plcs, p)
+	}
+	sort.Strings(plcs)
+	trafficCap := engine.DefaultTrafficCap
+	fmt.Sscan(meta["traffic_cap"], &trafficCap)
+	for _, p := range plcs {
+		if d := pos[team][p].Dropped; d > 0 && (plc == "" || plc == p) {
+			fmt.Fprintf(m.Stderr, "  left out %d packets of plc %s: past the cap of %d packets, or lost before the engine collected them\n",
+				d, p, engine.PacketCap(trafficCap))
+		}
 	}
 	return nil
 }

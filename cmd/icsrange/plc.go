@@ -17,6 +17,7 @@ import (
 
 	"github.com/icsrange/icsrange/engine/token"
 	plantsim "github.com/icsrange/icsrange/plant-sim"
+	"github.com/icsrange/icsrange/plant-sim/capture"
 	"github.com/icsrange/icsrange/plant-sim/netsetup"
 )
 
@@ -61,6 +62,9 @@ func (m *Main) runPLC(ctx context.Context, args []string) error {
 	fs.Var(params, "param", "model parameter name=value (repeatable)")
 	var routes netsetup.Routes
 	fs.Var(&routes, "route", "route CIDR=GW to add before listening, e.g. 10.128.2.0/24=10.128.1.254 (repeatable; needs CAP_NET_ADMIN, then every capability is dropped)")
+	capOn := fs.Bool("capture", false, "capture the Modbus packets on every interface, served at GET /v1/packets (needs CAP_NET_RAW, then every capability is dropped)")
+	capPackets := fs.Int("capture-packets", capture.DefaultMaxPackets, "packets the capture ring holds")
+	capMiB := fs.Int("capture-mib", capture.DefaultMaxBytes>>20, "MiB the capture ring holds")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -101,11 +105,28 @@ func (m *Main) runPLC(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	// The packet socket first: opening it takes CAP_NET_RAW, which goes
+	// with every other capability below; the open socket keeps working.
+	var capt *capture.Capture
+	if *capOn {
+		if capt, err = openCapture(*listen, *capPackets, *capMiB); err != nil {
+			return err
+		}
+		defer capt.Close()
+	}
 	// Routes to the plant's other zones, then no privileges: all before
 	// anything listens.
 	netRep, err := netsetup.Setup(routes)
 	if err != nil {
 		return err
+	}
+	if capt != nil && !netRep.Dropped {
+		// No routes to add, but what serves trainees still runs without
+		// CAP_NET_RAW (or anything else).
+		if netRep.BoundingSet, err = netsetup.DropCapabilities(); err != nil {
+			return fmt.Errorf("drop capabilities after opening the capture: %w", err)
+		}
+		netRep.Dropped = true
 	}
 	srvCfg := plantsim.ServerConfig{MaxClients: *maxClients, IdleTimeout: *idle}
 	plain := plantsim.NewServer(plc, srvCfg)
@@ -137,14 +158,21 @@ func (m *Main) runPLC(ctx context.Context, args []string) error {
 		}
 		return fmt.Errorf("listen mgmt: %w%s", err, lowPortHint(err, netRep.Dropped))
 	}
-	hs := &http.Server{Handler: plantsim.MgmtHandler(plc, token.HashOf(tok)), ReadHeaderTimeout: 5 * time.Second,
+	var mgmtOpts []plantsim.MgmtOption
+	if capt != nil {
+		mgmtOpts = append(mgmtOpts, plantsim.WithPackets(capt))
+	}
+	hs := &http.Server{Handler: plantsim.MgmtHandler(plc, token.HashOf(tok), mgmtOpts...), ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout: 10 * time.Second, WriteTimeout: 10 * time.Second, MaxHeaderBytes: 16 << 10}
 
 	fmt.Fprintf(m.Stdout, "plc %s (%s) modbus=%s unit=%d mgmt=%s scan=%v clock=%s\n", plc.ID(), def.Name, mbLn.Addr(), plc.UnitID(), mgLn.Addr(), *scan, *clock)
 	if tlsLn != nil {
 		fmt.Fprintf(m.Stdout, "modbus/tls=%s\n", tlsLn.Addr())
 	}
-	if len(routes) > 0 {
+	if capt != nil {
+		fmt.Fprintf(m.Stdout, "capture: tcp port %s on every interface, ring of %d packets or %d MiB\n", listenPort(*listen), *capPackets, *capMiB)
+	}
+	if len(routes) > 0 || capt != nil {
 		fmt.Fprintf(m.Stdout, "%s\n", netRep)
 	}
 	if *tokenFile == "" {
@@ -154,7 +182,14 @@ func (m *Main) runPLC(ctx context.Context, args []string) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup
-	errc := make(chan error, 3)
+	errc := make(chan error, 4)
+	if capt != nil {
+		wg.Go(func() {
+			if err := capt.Run(ctx); err != nil {
+				errc <- fmt.Errorf("capture: %w", err)
+			}
+		})
+	}
 	if *clock == "wall" {
 		wg.Go(func() { plantsim.RunRealtime(ctx, *scan, plc) })
 	}
@@ -193,6 +228,32 @@ func (m *Main) runPLC(ctx context.Context, args []string) error {
 		fmt.Fprintf(m.Stdout, "plc %s stopped\n", plc.ID())
 	}
 	return runErr
+}
+
+// openCapture opens the packet capture for the Modbus port of listen.
+func openCapture(listen string, packets, mib int) (*capture.Capture, error) {
+	port, err := strconv.ParseUint(listenPort(listen), 10, 16)
+	if err != nil || port == 0 {
+		return nil, usageErr("--capture needs --listen with a fixed port, not %q", listen)
+	}
+	// The ring's slots are allocated up front: bound them too.
+	if packets < 1 || packets > 1_000_000 || mib < 1 || mib > 1024 {
+		return nil, usageErr("--capture-packets must be 1..1000000 and --capture-mib 1..1024")
+	}
+	c, err := capture.Open(capture.Config{Ports: []uint16{uint16(port)}, MaxPackets: packets, MaxBytes: mib << 20})
+	if err != nil {
+		return nil, fmt.Errorf("--capture: %w", err)
+	}
+	return c, nil
+}
+
+// listenPort is the port of a listen address ("" if it has none).
+func listenPort(listen string) string {
+	_, port, err := net.SplitHostPort(listen)
+	if err != nil {
+		return ""
+	}
+	return port
 }
 
 func loadOrMakeToken(path string) (string, error) {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	plantsim "github.com/icsrange/icsrange/plant-sim"
+	"github.com/icsrange/icsrange/plant-sim/capture"
 )
 
 // Plan is what to provision: the same plant for every team.
@@ -116,6 +117,16 @@ type Deployment interface {
 	// Close releases the deployment's resources in this process; it does
 	// not destroy infrastructure that outlives the engine.
 	Close() error
+}
+
+// PacketSource is implemented by deployments whose PLCs may capture the
+// real packets at their own interfaces (the Docker backend's containers
+// run with --capture). A PLC that captures nothing (in the engine's
+// process, or started without --capture) answers capture.ErrOff.
+type PacketSource interface {
+	// Packets returns up to max of a PLC's captured packets after seq
+	// (max 0: the PLC's default page).
+	Packets(ctx context.Context, team, plc string, after uint64, max int) (capture.Page, error)
 }
 
 // Result says what an effect did, for the event log and the debrief.

@@ -22,6 +22,10 @@ const (
 	KindClearFault     = "clear_fault"     // clear a fault
 	KindStopHost       = "stop_host"       // stop a host
 	KindStartHost      = "start_host"      // start a host
+	KindPauseHost      = "pause_host"      // freeze a host's processes; its network stays up
+	KindResumeHost     = "resume_host"     // unfreeze a paused host
+	KindDisconnectHost = "disconnect_host" // take a host off its zone network
+	KindReconnectHost  = "reconnect_host"  // put a host back on its zone network
 	KindCutConduit     = "cut_conduit"     // block a conduit
 	KindRestoreConduit = "restore_conduit" // reopen a conduit
 )
@@ -40,7 +44,7 @@ type Effect struct {
 	Program  string        `json:"program,omitempty"`   //
 	Mode     string        `json:"mode,omitempty"`      //
 	Fault    string        `json:"fault,omitempty"`     //
-	Host     string        `json:"host,omitempty"`      // stop/start host
+	Host     string        `json:"host,omitempty"`      // host effects: stop, start, pause, resume, disconnect, reconnect
 }
 
 // String is a one-line description for logs and reports.
@@ -76,7 +80,7 @@ func (e Effect) String() string {
 			s += " " + e.Tag
 		}
 		return s + from(e.From)
-	case KindStopHost, KindStartHost:
+	case KindStopHost, KindStartHost, KindPauseHost, KindResumeHost, KindDisconnectHost, KindReconnectHost:
 		return e.Kind + " " + e.Host
 	case KindCutConduit, KindRestoreConduit:
 		return fmt.Sprintf("%s %s→%s", e.Kind, e.From, e.To)

@@ -54,7 +54,7 @@ type EffectArgs struct {
 	Mode string `yaml:"mode,omitempty"`
 	// Fault name.
 	Fault string `yaml:"fault,omitempty"`
-	// Host to stop or start.
+	// Host to stop, start, pause, resume, disconnect or reconnect.
 	Host string `yaml:"host,omitempty"`
 }
 
@@ -109,7 +109,11 @@ var effectKinds = map[string]effectKind{
 	backend.KindFault:          {[]string{"plc", "fault"}, []string{"tag", "value", "from"}, "Start a device or process fault."},
 	backend.KindClearFault:     {[]string{"plc", "fault"}, []string{"tag", "from"}, "Clear a fault."},
 	backend.KindStopHost:       {[]string{"host"}, nil, "Stop a host (e.g. ransomware on the HMI)."},
-	backend.KindStartHost:      {[]string{"host"}, nil, "Start a stopped host."},
+	backend.KindStartHost:      {[]string{"host"}, nil, "Start a stopped host (a paused one resumes)."},
+	backend.KindPauseHost:      {[]string{"host"}, nil, "Freeze a host: its processes stop, its network stays up (e.g. ransomware locking the HMI)."},
+	backend.KindResumeHost:     {[]string{"host"}, nil, "Unfreeze a paused host."},
+	backend.KindDisconnectHost: {[]string{"host"}, nil, "Take a host off its zone network (isolate it): its traffic reaches nothing."},
+	backend.KindReconnectHost:  {[]string{"host"}, nil, "Put a disconnected host back on its zone network."},
 	backend.KindCutConduit:     {[]string{"from", "to"}, nil, "Block the conduit between two zones."},
 	backend.KindRestoreConduit: {[]string{"from", "to"}, nil, "Reopen a blocked conduit."},
 }

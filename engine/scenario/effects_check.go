@@ -147,7 +147,8 @@ func (l *loader) effects(sc *Scenario, path string, specs []EffectSpec) []backen
 					bad("tag", "fault %s takes no tag", a.Fault)
 				}
 			}
-		case backend.KindStopHost, backend.KindStartHost:
+		case backend.KindStopHost, backend.KindStartHost, backend.KindPauseHost, backend.KindResumeHost,
+			backend.KindDisconnectHost, backend.KindReconnectHost:
 			host("host", a.Host)
 			e.Host = a.Host
 		case backend.KindCutConduit, backend.KindRestoreConduit:

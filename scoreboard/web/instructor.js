@@ -252,6 +252,8 @@
     keyed(plcs, tm.plcs || [], (p) => p.id, createPLC, updatePLC);
     ICS.clear(dl);
     kvRow(dl, 'instr.hostsdown', tm.hosts_down || [], true);
+    kvRow(dl, 'instr.hostspaused', tm.hosts_paused || [], true);
+    kvRow(dl, 'instr.hostsoff', tm.hosts_disconnected || [], true);
     kvRow(dl, 'instr.cut', tm.conduits_cut || [], false);
     const names = new Map((view.injects || []).map((i) => [i.id, tx(i.name) || i.id]));
     const fired = Object.entries(tm.fired || {}).sort((a, b) => a[1] - b[1]).map(([id, ms]) => fmtClock(ms) + ' ' + (names.get(id) || id));

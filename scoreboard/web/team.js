@@ -151,6 +151,10 @@
     const online = !!p.online;
     box.classList.toggle('is-offline', !online);
     box.querySelector('.offline').hidden = online;
+    // Why the HMI shows nothing: its host is stopped, frozen or cut off.
+    const sub = box.querySelector('.offline span');
+    const why = p.hmi === 'paused' || p.hmi === 'disconnected' ? 'team.hmi.offline.sub.' + p.hmi : 'team.hmi.offline.sub';
+    if (sub.dataset.i18n !== why) { sub.dataset.i18n = why; setText(sub, t(why)); }
     box.querySelector('.tables').hidden = !online;
     if (!online) return;
     const byTable = { ir: [], hr: [], co: [], di: [] };

@@ -23,6 +23,8 @@ var uiStrings = map[string][2]string{
 	"reconnecting":   {"reconnecting", "再接続中"},
 	"rejected":       {"token rejected", "トークンが無効です"},
 	"hmi offline":    {"HMI offline — the PLC still answers Modbus at", "HMIオフライン — PLCはModbusで応答しています："},
+	"hmi paused":     {"HMI frozen — the PLC still answers Modbus at", "HMI応答なし（フリーズ） — PLCはModbusで応答しています："},
+	"hmi cut off":    {"HMI off the network — the PLC still answers Modbus at", "HMIはネットワークから切断 — PLCはModbusで応答しています："},
 	"no data":        {"Waiting for the server…", "サーバーからのデータを待っています…"},
 	"pending":        {"pending", "未達成"},
 	"achieved":       {"achieved", "達成"},

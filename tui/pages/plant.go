@@ -91,7 +91,11 @@ func (p *Plant) box(plc engine.PLCView, width int) string {
 		lines = append(lines, ind)
 	}
 	if !plc.Online {
-		lines = append(lines, s.Offline.Render(truncate(c.T("hmi offline")+" "+plc.Modbus, inner)))
+		why := map[string]string{engine.HostStatusPaused: "hmi paused", engine.HostStatusDisconnected: "hmi cut off"}[plc.HMI]
+		if why == "" {
+			why = "hmi offline"
+		}
+		lines = append(lines, s.Offline.Render(truncate(c.T(why)+" "+plc.Modbus, inner)))
 		return s.Box.Width(width - 2).Render(strings.Join(lines, "\n"))
 	}
 	nameW := 0

@@ -478,7 +478,11 @@ func createNetwork(ctx context.Context, cli *client.Client, exercise string, ns 
 		labels[LabelZone] = ns.zone
 	}
 	for attempt := 0; ; attempt++ {
-		_, err := cli.NetworkCreate(ctx, ns.name, network.CreateOptions{
+		// Not cancelled midway: a create the client gave up on may still
+		// complete in the daemon after the failure cleanup has listed the
+		// networks, and be left behind.
+		cctx, ccancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+		_, err := cli.NetworkCreate(cctx, ns.name, network.CreateOptions{
 			Driver: "bridge",
 			// Not internal, though nothing leaves them: Docker's rules for
 			// internal networks drop every bridged packet whose source or
@@ -490,10 +494,11 @@ func createNetwork(ctx context.Context, cli *client.Client, exercise string, ns 
 			Options: opts,
 			Labels:  labels,
 		})
+		ccancel()
 		if err == nil {
 			return nil
 		}
-		if attempt < 5 && strings.Contains(err.Error(), "overlaps") {
+		if attempt < 10 && strings.Contains(err.Error(), "overlaps") {
 			alloc.markUsed(ns.subnet)
 			p, terr := alloc.take()
 			if terr != nil {
@@ -582,7 +587,10 @@ func teamSpecs(plan backend.Plan, t string, tn *teamNet, n names, expose string)
 			"--mgmt", nd.Access + ":9020", "--unit-id", strconv.Itoa(int(unit)), "--scan", scan.String(),
 			"--noise", strconv.FormatFloat(p.Noise, 'g', -1, 64),
 			"--seed", strconv.FormatUint(inproc.SeedFor(plan.Seed, t, p.ID), 10),
-			"--token-file", TokenPath, "--clock", "engine"}
+			"--token-file", TokenPath, "--clock", "engine",
+			// The real packets, captured at the PLC's own interfaces: every
+			// Modbus packet to it crosses them, intra-zone ones too.
+			"--capture"}
 		keys := make([]string, 0, len(p.Params))
 		for k := range p.Params {
 			keys = append(keys, k)
@@ -597,8 +605,9 @@ func teamSpecs(plan backend.Plan, t string, tn *teamNet, n names, expose string)
 			ports: []string{portModbus, portMgmt}, expose: expose,
 			// Modbus is on 502 and the PLC binds it with no capability left.
 			sysctls: map[string]string{"net.ipv4.ip_unprivileged_port_start": "0"},
-			// NET_ADMIN for the routes; the PLC drops it before it serves.
-			caps:   []string{"NET_ADMIN"},
+			// NET_ADMIN for the routes, NET_RAW to open the capture; the PLC
+			// drops both before it serves.
+			caps:   []string{"NET_ADMIN", "NET_RAW"},
 			memory: 64 << 20, nanoCPUs: 25e7, pids: 64})
 	}
 	for _, h := range plan.Hosts {
@@ -918,9 +927,10 @@ func (b *Backend) assemble(plan backend.Plan, s *saved, live []*ctr, cli *client
 }
 
 // Recover re-attaches to a running exercise's containers: it finds them by
-// label, starts any that stopped (the engine then restores the PLCs'
-// checkpoint and replays stopped hosts and cut conduits), re-reads their
-// published ports and waits until they answer.
+// label, unpauses and reconnects hosts, starts any that stopped (the
+// engine then restores the PLCs' checkpoint and replays stopped, paused and
+// disconnected hosts and cut conduits), re-reads their published ports and
+// waits until they answer.
 func (b *Backend) Recover(ctx context.Context, plan backend.Plan, data []byte) (backend.Deployment, error) {
 	var s saved
 	if err := json.Unmarshal(data, &s); err != nil {
@@ -968,6 +978,14 @@ func (b *Backend) Recover(ctx context.Context, plan backend.Plan, data []byte) (
 	}
 	err = forEach(ctx, len(live), b.workers(), func(i int) error {
 		c := live[i]
+		if c.spec.role == RoleHost {
+			// Paused or disconnected by the exercise: back as it was made
+			// (a paused container does not start); the engine then
+			// replays what the log says.
+			if err := resetHost(ctx, cli, c); err != nil {
+				return err
+			}
+		}
 		if err := cli.ContainerStart(ctx, c.id, container.StartOptions{}); err != nil {
 			return fmt.Errorf("start %s: %w", c.spec.name, err)
 		}

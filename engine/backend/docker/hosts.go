@@ -74,8 +74,8 @@ func (d *Deployment) close() error {
 }
 
 // hosts carries host traffic and network changes to the containers: host
-// agents play attacks, routers open and cut conduits, Docker starts and
-// stops hosts.
+// agents play attacks, routers open and cut conduits, Docker starts, stops,
+// pauses and disconnects hosts (hostfx.go).
 type hosts struct {
 	cli      *client.Client
 	tok      string
@@ -96,9 +96,12 @@ type teamRT struct {
 }
 
 type hostRT struct {
-	container string
-	agent     string // agent API, host:port (it changes when the host restarts)
-	up        bool
+	container  string
+	agent      string // agent API, host:port (it changes when the host restarts)
+	up         bool
+	paused     bool // frozen: its agent answers nothing
+	off        bool // disconnected from its zone network (a stopped host: once it starts)
+	lostRoutes bool // reconnected while paused: its routes go back when it resumes
 }
 
 type flood struct {
@@ -135,10 +138,17 @@ func (h *hosts) Attack(ctx context.Context, team string, e backend.Effect, targe
 		return backend.Result{}, fmt.Errorf("team %s has no host %q", team, e.From)
 	}
 	h.mu.Lock()
-	up, agent := hr.up, hr.agent
+	up, paused, off, agent := hr.up, hr.paused, hr.off, hr.agent
 	h.mu.Unlock()
-	if !up {
+	switch {
+	case !up:
 		return backend.Result{Outcome: "blocked", Detail: fmt.Sprintf("host %s is stopped", e.From)}, nil
+	case paused:
+		// Its agent is frozen: a request would wait for the timeout.
+		return backend.Result{Outcome: "blocked", Detail: fmt.Sprintf("host %s is paused", e.From)}, nil
+	case off:
+		// Its agent would answer, blocked, once its connection timed out.
+		return backend.Result{Outcome: "blocked", Detail: fmt.Sprintf("host %s is disconnected", e.From)}, nil
 	}
 	if len(targets) == 0 {
 		return backend.Result{}, errors.New("attack without a target")
@@ -256,9 +266,9 @@ func (h *hosts) StopAttacks(ctx context.Context, team, host string) error {
 			continue
 		}
 		h.mu.Lock()
-		up, agent := hr.up, hr.agent
+		up, paused, agent := hr.up, hr.paused, hr.agent
 		h.mu.Unlock()
-		if !up {
+		if !up || paused { // a paused host's attacks ended when it froze
 			continue
 		}
 		if err := h.call(ctx, agent, http.MethodDelete, "/v1/attacks", nil, nil); err != nil {
@@ -278,22 +288,20 @@ func (h *hosts) StopAttacks(ctx context.Context, team, host string) error {
 }
 
 // SetHost starts or stops a host's container. A started host's agent gets
-// a new published port; it is read back and waited for.
+// a new published port; it is read back and waited for. Starting a paused
+// host resumes it; a paused host stops as any other (Docker thaws it to
+// deliver the signal).
 func (h *hosts) SetHost(ctx context.Context, team, host string, up bool) error {
-	t := h.teams[team]
-	if t == nil {
-		return fmt.Errorf("unknown team %q", team)
-	}
-	hr := t.hosts[host]
-	if hr == nil {
-		return fmt.Errorf("team %s has no host %q", team, host)
+	hr, err := h.host(team, host)
+	if err != nil {
+		return err
 	}
 	if !up {
 		if err := h.cli.ContainerStop(ctx, hr.container, container.StopOptions{Timeout: ptr(1)}); err != nil {
 			return fmt.Errorf("stop host %s: %w", host, err)
 		}
 		h.mu.Lock()
-		hr.up = false
+		hr.up, hr.paused, hr.lostRoutes = false, false, false
 		live := h.floods[:0]
 		for _, f := range h.floods {
 			if f.team != team || f.host != host {
@@ -303,6 +311,19 @@ func (h *hosts) SetHost(ctx context.Context, team, host string, up bool) error {
 		h.floods = live
 		h.mu.Unlock()
 		return nil
+	}
+	h.mu.Lock()
+	wasUp, paused := hr.up, hr.paused
+	rejoin := hr.off && !wasUp
+	h.mu.Unlock()
+	if paused {
+		return h.thaw(ctx, host, hr)
+	}
+	if rejoin {
+		// On its zone network to start: it adds its routes through it.
+		if err := h.zone(ctx, team, host, hr, true); err != nil {
+			return err
+		}
 	}
 	if err := h.cli.ContainerStart(ctx, hr.container, container.StartOptions{}); err != nil {
 		return fmt.Errorf("start host %s: %w", host, err)
@@ -338,6 +359,11 @@ func (h *hosts) SetHost(ctx context.Context, team, host string, up bool) error {
 		case <-wctx.Done():
 			return fmt.Errorf("host %s's agent does not answer after a start: %w", host, err)
 		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	if rejoin {
+		if err := h.zone(ctx, team, host, hr, false); err != nil {
+			return err
 		}
 	}
 	h.mu.Lock()

@@ -12,11 +12,14 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
 	cerrdefs "github.com/containerd/errdefs"
 	"github.com/docker/docker/api/types/build"
+	"github.com/docker/docker/api/types/filters"
+	"github.com/docker/docker/api/types/image"
 	"github.com/docker/docker/client"
 )
 
@@ -24,6 +27,9 @@ import (
 // the first 12 hex digits of the binary's SHA-256, so an image is rebuilt
 // only when the binary changes.
 const ImageRepo = "icsrange"
+
+// binaryLabel carries the full SHA-256 of the binary an image holds.
+const binaryLabel = "icsrange.binary.sha256"
 
 // dockerfile is the whole image: the static binary and nothing else. It
 // runs as root with every capability dropped but CAP_NET_ADMIN (set per
@@ -109,7 +115,7 @@ func (b *Backend) ensureImage(ctx context.Context, cli *client.Client) (string, 
 	}
 	resp, err := cli.ImageBuild(ctx, &ctxTar, build.ImageBuildOptions{
 		Tags: []string{ref}, Remove: true, ForceRemove: true, Version: build.BuilderV1,
-		Labels: map[string]string{"icsrange.binary.sha256": hex.EncodeToString(sum[:])},
+		Labels: map[string]string{binaryLabel: hex.EncodeToString(sum[:])},
 	})
 	if err != nil {
 		return "", fmt.Errorf("build image %s: %w", ref, err)
@@ -119,7 +125,37 @@ func (b *Backend) ensureImage(ctx context.Context, cli *client.Client) (string, 
 		return "", fmt.Errorf("build image %s: %w", ref, err)
 	}
 	b.logf("image %s built in %.1f s", ref, time.Since(start).Seconds())
+	if n := pruneImages(ctx, cli, ref); n > 0 {
+		b.logf("removed %d unused icsrange images of older binaries", n)
+	}
 	return ref, nil
+}
+
+// pruneAge is how old an image of another binary must be before a build
+// removes it: a younger one may belong to an exercise starting right now
+// (its containers not yet created, so the daemon would let it go).
+const pruneAge = time.Hour
+
+// pruneImages removes the images of older binaries that no container uses,
+// so that upgrading the binary on a lab machine does not pile up images.
+// An image a container still uses is refused by the daemon and stays;
+// errors are not the build's concern.
+func pruneImages(ctx context.Context, cli *client.Client, keep string) int {
+	list, err := cli.ImageList(ctx, image.ListOptions{Filters: filters.NewArgs(
+		filters.Arg("reference", ImageRepo), filters.Arg("label", binaryLabel))})
+	if err != nil {
+		return 0
+	}
+	removed := 0
+	for _, im := range list {
+		if slices.Contains(im.RepoTags, keep) || time.Since(time.Unix(im.Created, 0)) < pruneAge {
+			continue
+		}
+		if _, err := cli.ImageRemove(ctx, im.ID, image.RemoveOptions{PruneChildren: true}); err == nil {
+			removed++
+		}
+	}
+	return removed
 }
 
 // readBuild reads a build's JSON message stream to its end and returns the

@@ -1,8 +1,8 @@
 // Package plants is the part of a deployment every backend shares: each
-// team's PLCs behind a small handle, the plant's logical network (hosts up
-// or down, conduits open or cut) and the effects applied to them. A backend
-// provisions PLCs its own way (in this process, as processes Terraform
-// starts, …) and hands the handles over.
+// team's PLCs behind a small handle, the plant's logical network (hosts
+// running, stopped, paused or disconnected; conduits open or cut) and the
+// effects applied to them. A backend provisions PLCs its own way (in this
+// process, as processes Terraform starts, …) and hands the handles over.
 package plants
 
 import (
@@ -56,8 +56,15 @@ type Hosts interface {
 	Attack(ctx context.Context, team string, e backend.Effect, targets []*Endpoint) (backend.Result, error)
 	// StopAttacks ends the team's floods from a host (or all with "").
 	StopAttacks(ctx context.Context, team, host string) error
-	// SetHost starts or stops a host.
+	// SetHost starts or stops a host. Starting a paused host resumes it;
+	// stopping one ends its pause.
 	SetHost(ctx context.Context, team, host string, up bool) error
+	// PauseHost freezes or unfreezes a running host's processes; its
+	// network stays up. The deployment never asks to pause a stopped host.
+	PauseHost(ctx context.Context, team, host string, paused bool) error
+	// ConnectHost takes a host off its zone network or puts it back, with
+	// its address and routes; a stopped host is so when it starts.
+	ConnectHost(ctx context.Context, team, host string, connected bool) error
 	// SetConduit opens or cuts a conduit.
 	SetConduit(ctx context.Context, team, from, to string, open bool) error
 }
@@ -82,6 +89,8 @@ type team struct {
 
 	mu       sync.Mutex
 	hostDown map[string]bool
+	paused   map[string]bool // running but frozen
+	off      map[string]bool // off its zone network
 	cut      map[[2]string]bool
 	floods   []*flood
 }
@@ -92,7 +101,8 @@ type team struct {
 func New(plan backend.Plan, plcs map[string][]*Endpoint, saved []byte, closeFn func() error) *Deployment {
 	d := &Deployment{plan: plan, teams: map[string]*team{}, closeFn: closeFn, saved: saved}
 	for _, name := range plan.Teams {
-		t := &team{name: name, plcs: map[string]*Endpoint{}, hostDown: map[string]bool{}, cut: map[[2]string]bool{}}
+		t := &team{name: name, plcs: map[string]*Endpoint{}, hostDown: map[string]bool{}, paused: map[string]bool{},
+			off: map[string]bool{}, cut: map[[2]string]bool{}}
 		for _, ep := range plcs[name] {
 			t.plcs[ep.Spec.ID] = ep
 			t.order = append(t.order, ep.Spec.ID)
@@ -247,8 +257,8 @@ func (d *Deployment) reach(t *team, hostID, zone string, port int) error {
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if t.hostDown[hostID] {
-		return fmt.Errorf("%w: host %s is stopped", errBlocked, hostID)
+	if err := t.silenced(hostID); err != nil {
+		return err
 	}
 	seen := map[string]bool{h.Zone: true}
 	queue := []string{h.Zone}
@@ -266,6 +276,79 @@ func (d *Deployment) reach(t *team, hostID, zone string, port int) error {
 		}
 	}
 	return fmt.Errorf("%w: no open conduit from zone %s to zone %s on port %d", errBlocked, h.Zone, zone, port)
+}
+
+// silenced says why a host sends no traffic at all, if it doesn't: it is
+// stopped, paused (its processes are frozen) or disconnected (it has no
+// network). The caller holds t.mu.
+func (t *team) silenced(hostID string) error {
+	switch {
+	case t.hostDown[hostID]:
+		return fmt.Errorf("%w: host %s is stopped", errBlocked, hostID)
+	case t.paused[hostID]:
+		return fmt.Errorf("%w: host %s is paused", errBlocked, hostID)
+	case t.off[hostID]:
+		return fmt.Errorf("%w: host %s is disconnected", errBlocked, hostID)
+	}
+	return nil
+}
+
+// hostState is what the logical network knows of one host.
+type hostState struct{ down, paused, off bool }
+
+// apply is the state after a host effect, with the engine state's rules:
+// stopping or starting ends a pause, a stopped host can't be paused, the
+// network is independent of both. changed says whether there is anything
+// for a backend to carry out.
+func (s hostState) apply(kind string) (next hostState, changed bool) {
+	next = s
+	switch kind {
+	case backend.KindStopHost, backend.KindStartHost:
+		next.down, next.paused = kind == backend.KindStopHost, false
+		return next, true // a backend checks the host itself
+	case backend.KindPauseHost:
+		next.paused = !s.down
+	case backend.KindResumeHost:
+		next.paused = false
+	case backend.KindDisconnectHost, backend.KindReconnectHost:
+		next.off = kind == backend.KindDisconnectHost
+	}
+	return next, next != s
+}
+
+func (t *team) host(id string) hostState {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return hostState{down: t.hostDown[id], paused: t.paused[id], off: t.off[id]}
+}
+
+func (t *team) setHost(id string, s hostState) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.hostDown[id], t.paused[id], t.off[id] = s.down, s.paused, s.off
+}
+
+// hostDetail is an ok host effect's detail; one that changed nothing
+// (from state s) says why.
+func hostDetail(e backend.Effect, s hostState, changed bool) string {
+	if changed {
+		return e.String()
+	}
+	var why string
+	switch e.Kind {
+	case backend.KindPauseHost:
+		why = "already paused"
+		if s.down {
+			why = "stopped: nothing to pause"
+		}
+	case backend.KindResumeHost:
+		why = "not paused"
+	case backend.KindDisconnectHost:
+		why = "already disconnected"
+	case backend.KindReconnectHost:
+		why = "not disconnected"
+	}
+	return fmt.Sprintf("%s: host %s is %s", e, e.Host, why)
 }
 
 // Do applies an effect to a team's plant.
@@ -359,12 +442,13 @@ func (d *Deployment) Do(ctx context.Context, teamName string, e backend.Effect) 
 		t.floods = append(t.floods, f)
 		t.mu.Unlock()
 		return ok(fmt.Sprintf("%s: %d connections opened", e, f.conns()))
-	case backend.KindStopHost, backend.KindStartHost:
-		t.mu.Lock()
-		t.hostDown[e.Host] = e.Kind == backend.KindStopHost
-		t.mu.Unlock()
+	case backend.KindStopHost, backend.KindStartHost, backend.KindPauseHost, backend.KindResumeHost,
+		backend.KindDisconnectHost, backend.KindReconnectHost:
+		s := t.host(e.Host)
+		next, changed := s.apply(e.Kind)
+		t.setHost(e.Host, next)
 		d.stopBlockedFloods(t)
-		return ok(e.String())
+		return ok(hostDetail(e, s, changed))
 	case backend.KindCutConduit, backend.KindRestoreConduit:
 		t.mu.Lock()
 		t.cut[[2]string{e.From, e.To}] = e.Kind == backend.KindCutConduit
@@ -396,14 +480,27 @@ func (d *Deployment) doReal(ctx context.Context, t *team, p *Endpoint, e backend
 		}
 		res, err := d.hosts.Attack(ctx, t.name, e, targets)
 		return res, true, err
-	case backend.KindStopHost, backend.KindStartHost:
-		up := e.Kind == backend.KindStartHost
-		if err := d.hosts.SetHost(ctx, t.name, e.Host, up); err != nil {
+	case backend.KindStopHost, backend.KindStartHost, backend.KindPauseHost, backend.KindResumeHost,
+		backend.KindDisconnectHost, backend.KindReconnectHost:
+		// The containers first: a failure leaves the logical state as it was.
+		s := t.host(e.Host)
+		next, changed := s.apply(e.Kind)
+		if !changed {
+			return backend.Result{Outcome: "ok", Detail: hostDetail(e, s, false)}, true, nil
+		}
+		var err error
+		switch e.Kind {
+		case backend.KindStopHost, backend.KindStartHost:
+			err = d.hosts.SetHost(ctx, t.name, e.Host, e.Kind == backend.KindStartHost)
+		case backend.KindPauseHost, backend.KindResumeHost:
+			err = d.hosts.PauseHost(ctx, t.name, e.Host, e.Kind == backend.KindPauseHost)
+		default:
+			err = d.hosts.ConnectHost(ctx, t.name, e.Host, e.Kind == backend.KindReconnectHost)
+		}
+		if err != nil {
 			return backend.Result{}, true, err
 		}
-		t.mu.Lock()
-		t.hostDown[e.Host] = !up
-		t.mu.Unlock()
+		t.setHost(e.Host, next)
 		return backend.Result{Outcome: "ok", Detail: e.String()}, true, nil
 	case backend.KindCutConduit, backend.KindRestoreConduit:
 		open := e.Kind == backend.KindRestoreConduit
