@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"math"
 	"net"
-	"os"
 	"os/exec"
 	"regexp"
 	"strconv"
@@ -14,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/icsrange/icsrange/internal/testtool"
 	plantsim "github.com/icsrange/icsrange/plant-sim"
 )
 
@@ -31,13 +31,7 @@ type mbpoll struct {
 
 func newMbpoll(t *testing.T, addr string) *mbpoll {
 	t.Helper()
-	path, err := exec.LookPath("mbpoll")
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("mbpoll is required in CI (Debian package mbpoll): %v", err)
-		}
-		t.Skipf("mbpoll not installed (apt-get install mbpoll): %v", err)
-	}
+	path := testtool.Need(t, "mbpoll", "mbpoll")
 	_, port, err := net.SplitHostPort(addr)
 	if err != nil {
 		t.Fatal(err)

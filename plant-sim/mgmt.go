@@ -3,17 +3,14 @@ package plantsim
 import (
 	"bytes"
 	"encoding/gob"
-	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/icsrange/icsrange/engine/token"
 	"github.com/icsrange/icsrange/plant-sim/capture"
+	"github.com/icsrange/icsrange/plant-sim/internal/httpapi"
 )
 
 // Bounds on management request bodies: effects are tiny; a snapshot holds
@@ -22,27 +19,6 @@ const (
 	maxMgmtBody = 16 << 10
 	maxSnapshot = 4 << 20
 )
-
-// decodeBody reads one strict JSON value within a size limit, answering
-// the error itself when it fails.
-func decodeBody(w http.ResponseWriter, r *http.Request, v any, limit int64) bool {
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, limit))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			writeError(w, http.StatusRequestEntityTooLarge, "too_large", fmt.Sprintf("body over %d bytes", limit))
-			return false
-		}
-		writeError(w, http.StatusBadRequest, "bad_json", "decode body: "+err.Error())
-		return false
-	}
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		writeError(w, http.StatusBadRequest, "bad_json", "body holds more than one JSON value")
-		return false
-	}
-	return true
-}
 
 // MgmtHandler serves a PLC's management API: ground truth, effects and
 // health, behind a bearer token. It listens apart from Modbus so trainees,
@@ -67,7 +43,7 @@ func MgmtHandler(p *PLC, tok token.Hash, opts ...MgmtOption) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /v1/packets", func(w http.ResponseWriter, r *http.Request) {
 		if cfg.packets == nil {
-			writeError(w, http.StatusNotFound, "no_capture", "this PLC captures no packets (start it with --capture)")
+			httpapi.WriteError(w, http.StatusNotFound, "no_capture", "this PLC captures no packets (start it with --capture)")
 			return
 		}
 		q := r.URL.Query()
@@ -75,7 +51,7 @@ func MgmtHandler(p *PLC, tok token.Hash, opts ...MgmtOption) http.Handler {
 		if s := q.Get("after"); s != "" {
 			var err error
 			if after, err = strconv.ParseUint(s, 10, 64); err != nil {
-				writeError(w, http.StatusBadRequest, "bad_after", "after must be a seq")
+				httpapi.WriteError(w, http.StatusBadRequest, "bad_after", "after must be a seq")
 				return
 			}
 		}
@@ -83,52 +59,52 @@ func MgmtHandler(p *PLC, tok token.Hash, opts ...MgmtOption) http.Handler {
 		if s := q.Get("max"); s != "" {
 			n, err := strconv.Atoi(s)
 			if err != nil || n < 1 || n > capture.MaxPageMax {
-				writeError(w, http.StatusBadRequest, "bad_max", fmt.Sprintf("max must be 1..%d", capture.MaxPageMax))
+				httpapi.WriteError(w, http.StatusBadRequest, "bad_max", fmt.Sprintf("max must be 1..%d", capture.MaxPageMax))
 				return
 			}
 			max = n
 		}
-		writeJSON(w, http.StatusOK, cfg.packets.Page(after, max))
+		httpapi.WriteJSON(w, http.StatusOK, cfg.packets.Page(after, max))
 	})
 	mux.HandleFunc("GET /v1/health", func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusOK, p.Health())
+		httpapi.WriteJSON(w, http.StatusOK, p.Health())
 	})
 	mux.HandleFunc("GET /v1/tags", func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusOK, map[string]any{"plc": p.ID(), "model": p.model.Name, "tags": p.Tags()})
+		httpapi.WriteJSON(w, http.StatusOK, map[string]any{"plc": p.ID(), "model": p.model.Name, "tags": p.Tags()})
 	})
 	mux.HandleFunc("GET /v1/map", func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusOK, map[string]any{"model": p.model.Name, "registers": p.model.Map()})
+		httpapi.WriteJSON(w, http.StatusOK, map[string]any{"model": p.model.Name, "registers": p.model.Map()})
 	})
 	mux.HandleFunc("GET /v1/values", func(w http.ResponseWriter, r *http.Request) {
 		var v Values
 		p.Read(&v)
-		writeJSON(w, http.StatusOK, v)
+		httpapi.WriteJSON(w, http.StatusOK, v)
 	})
 	mux.HandleFunc("POST /v1/advance", func(w http.ResponseWriter, r *http.Request) {
 		var req struct {
 			ToMS int64 `json:"to_ms"`
 		}
-		if !decodeBody(w, r, &req, maxMgmtBody) {
+		if !httpapi.DecodeBody(w, r, &req, maxMgmtBody) {
 			return
 		}
 		if req.ToMS < 0 {
-			writeError(w, http.StatusUnprocessableEntity, "bad_time", "to_ms must not be negative")
+			httpapi.WriteError(w, http.StatusUnprocessableEntity, "bad_time", "to_ms must not be negative")
 			return
 		}
 		p.Advance(time.Duration(req.ToMS) * time.Millisecond)
 		var v Values
 		p.Read(&v)
-		writeJSON(w, http.StatusOK, v)
+		httpapi.WriteJSON(w, http.StatusOK, v)
 	})
 	mux.HandleFunc("GET /v1/snapshot", func(w http.ResponseWriter, r *http.Request) {
 		s, err := p.Save()
 		if err != nil {
-			writeError(w, http.StatusInternalServerError, "snapshot", err.Error())
+			httpapi.WriteError(w, http.StatusInternalServerError, "snapshot", err.Error())
 			return
 		}
 		var buf bytes.Buffer
 		if err := gob.NewEncoder(&buf).Encode(s); err != nil {
-			writeError(w, http.StatusInternalServerError, "snapshot", err.Error())
+			httpapi.WriteError(w, http.StatusInternalServerError, "snapshot", err.Error())
 			return
 		}
 		w.Header().Set("Content-Type", "application/octet-stream")
@@ -137,22 +113,22 @@ func MgmtHandler(p *PLC, tok token.Hash, opts ...MgmtOption) http.Handler {
 	mux.HandleFunc("PUT /v1/snapshot", func(w http.ResponseWriter, r *http.Request) {
 		var s Snapshot
 		if err := gob.NewDecoder(http.MaxBytesReader(w, r.Body, maxSnapshot)).Decode(&s); err != nil {
-			writeError(w, http.StatusBadRequest, "bad_snapshot", "decode snapshot: "+err.Error())
+			httpapi.WriteError(w, http.StatusBadRequest, "bad_snapshot", "decode snapshot: "+err.Error())
 			return
 		}
 		if err := p.Restore(&s); err != nil {
-			writeError(w, http.StatusUnprocessableEntity, "bad_snapshot", err.Error())
+			httpapi.WriteError(w, http.StatusUnprocessableEntity, "bad_snapshot", err.Error())
 			return
 		}
-		writeJSON(w, http.StatusOK, p.Health())
+		httpapi.WriteJSON(w, http.StatusOK, p.Health())
 	})
 	mux.HandleFunc("GET /v1/capture", func(w http.ResponseWriter, r *http.Request) {
 		after, err := strconv.ParseUint(r.URL.Query().Get("after"), 10, 64)
 		if err != nil && r.URL.Query().Get("after") != "" {
-			writeError(w, http.StatusBadRequest, "bad_after", "after must be a seq")
+			httpapi.WriteError(w, http.StatusBadRequest, "bad_after", "after must be a seq")
 			return
 		}
-		writeJSON(w, http.StatusOK, p.Capture(after))
+		httpapi.WriteJSON(w, http.StatusOK, p.Capture(after))
 	})
 	mux.HandleFunc("POST /v1/attribute", func(w http.ResponseWriter, r *http.Request) {
 		var req struct {
@@ -160,40 +136,28 @@ func MgmtHandler(p *PLC, tok token.Hash, opts ...MgmtOption) http.Handler {
 			Source string `json:"source"`
 			Note   string `json:"note,omitempty"`
 		}
-		if !decodeBody(w, r, &req, maxMgmtBody) {
+		if !httpapi.DecodeBody(w, r, &req, maxMgmtBody) {
 			return
 		}
 		if req.Remote == "" || req.Source == "" || len(req.Source) > 256 || len(req.Note) > 256 {
-			writeError(w, http.StatusUnprocessableEntity, "bad_attribution", "remote and source are required (at most 256 bytes each)")
+			httpapi.WriteError(w, http.StatusUnprocessableEntity, "bad_attribution", "remote and source are required (at most 256 bytes each)")
 			return
 		}
 		p.Attribute(req.Remote, req.Source, req.Note)
-		writeJSON(w, http.StatusOK, map[string]bool{"ok": true})
+		httpapi.WriteJSON(w, http.StatusOK, map[string]bool{"ok": true})
 	})
 	mux.HandleFunc("POST /v1/effects", func(w http.ResponseWriter, r *http.Request) {
 		var e Effect
-		if !decodeBody(w, r, &e, maxMgmtBody) {
+		if !httpapi.DecodeBody(w, r, &e, maxMgmtBody) {
 			return
 		}
 		if err := p.Apply(e); err != nil {
-			writeError(w, http.StatusUnprocessableEntity, "bad_effect", err.Error())
+			httpapi.WriteError(w, http.StatusUnprocessableEntity, "bad_effect", err.Error())
 			return
 		}
-		writeJSON(w, http.StatusOK, p.Health())
+		httpapi.WriteJSON(w, http.StatusOK, p.Health())
 	})
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		t, ok := token.FromHeader(r.Header.Get("Authorization"))
-		if !ok {
-			w.Header().Set("WWW-Authenticate", `Bearer realm="icsrange-plc"`)
-			writeError(w, http.StatusUnauthorized, "unauthorized", "missing bearer token")
-			return
-		}
-		if !tok.Matches(t) {
-			writeError(w, http.StatusForbidden, "forbidden", "wrong token")
-			return
-		}
-		mux.ServeHTTP(w, r)
-	})
+	return httpapi.Auth("icsrange-plc", tok, mux)
 }
 
 // MgmtOption adds an optional part to the management API.
@@ -259,16 +223,4 @@ func (p *PLC) Tags() []TagValue {
 			Truth: v.Truth[i], Reported: v.Reported[i], Override: v.Override[i]}
 	}
 	return out
-}
-
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	enc.Encode(v)
-}
-
-func writeError(w http.ResponseWriter, status int, code, msg string) {
-	writeJSON(w, status, map[string]any{"error": map[string]string{"code": code, "message": strings.TrimSpace(msg)}})
 }

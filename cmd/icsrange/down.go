@@ -7,7 +7,6 @@ import (
 	"path/filepath"
 
 	"github.com/icsrange/icsrange/engine"
-	"github.com/icsrange/icsrange/engine/store"
 )
 
 func (m *Main) runDown(ctx context.Context, args []string) error {
@@ -23,7 +22,7 @@ func (m *Main) runDown(ctx context.Context, args []string) error {
 	if _, err := os.Stat(filepath.Join(*data, engine.EventsFile)); err != nil {
 		return fmt.Errorf("no exercise in %s: %w", *data, err)
 	}
-	name, err := backendOf(ctx, *data)
+	name, err := exerciseMeta(ctx, *data, "backend")
 	if err != nil {
 		return err
 	}
@@ -31,7 +30,7 @@ func (m *Main) runDown(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	id, err := exerciseIDOf(ctx, *data)
+	id, err := exerciseMeta(ctx, *data, "exercise_id")
 	if err != nil {
 		return err
 	}
@@ -44,19 +43,4 @@ func (m *Main) runDown(ctx context.Context, args []string) error {
 	}
 	fmt.Fprintf(m.Stdout, "removed the %s plants of %s\n", name, *data)
 	return nil
-}
-
-// exerciseIDOf reads an exercise's id: the docker backend finds its
-// containers and networks by it.
-func exerciseIDOf(ctx context.Context, dir string) (string, error) {
-	st, err := store.Open(filepath.Join(dir, engine.EventsFile))
-	if err != nil {
-		return "", err
-	}
-	defer st.Close()
-	meta, err := st.Meta(ctx)
-	if err != nil {
-		return "", err
-	}
-	return meta["exercise_id"], nil
 }

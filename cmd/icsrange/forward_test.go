@@ -7,7 +7,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"os"
 	"os/exec"
 	"regexp"
 	"strconv"
@@ -21,6 +20,7 @@ import (
 	"github.com/icsrange/icsrange/engine/backend/inproc"
 	"github.com/icsrange/icsrange/engine/scenario"
 	"github.com/icsrange/icsrange/engine/store"
+	"github.com/icsrange/icsrange/internal/testtool"
 	"github.com/icsrange/icsrange/plant-sim/modbus"
 	"github.com/icsrange/icsrange/scoreboard"
 )
@@ -146,18 +146,6 @@ func fwdPorts(t *testing.T, out func() string, n int) map[string]string {
 	}
 }
 
-func mbpollPath(t *testing.T) string {
-	t.Helper()
-	p, err := exec.LookPath("mbpoll")
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("mbpoll is required in CI (Debian package mbpoll): %v", err)
-		}
-		t.Skipf("mbpoll not installed (apt-get install mbpoll): %v", err)
-	}
-	return p
-}
-
 var mbpollLine = regexp.MustCompile(`(?m)^\[(\d+)\]:\s+(\d+)`)
 
 // runMbpoll runs mbpoll against addr and returns the registers it printed.
@@ -186,7 +174,7 @@ func runMbpoll(t *testing.T, path, addr string, unit int, opts []string, values 
 // registers, writes only the team's own PLC, shows in the team's traffic
 // log, and Ctrl-C ends the forwarder with exit 0.
 func TestForwardMbpoll(t *testing.T) {
-	mb := mbpollPath(t)
+	mb := testtool.Need(t, "mbpoll", "mbpoll")
 	f := newFwdServer(t, scoreboard.ForwardOptions{})
 	cmd := exec.Command(binary, "forward", "--server", f.url, "--token", f.tok.Teams["team-1"])
 	var out, errb fwdBuffer

@@ -100,7 +100,7 @@ func (m *Main) runRun(ctx context.Context, args []string) error {
 	}
 	if o.resume && o.data != "" {
 		// A resumed exercise keeps the backend it was made with.
-		if name, err := backendOf(ctx, o.data); err == nil {
+		if name, err := exerciseMeta(ctx, o.data, "backend"); err == nil {
 			o.backend = name
 		}
 	}
@@ -253,8 +253,10 @@ func (m *Main) backend(o runOptions) (backend.Backend, error) {
 	return nil, usageErr("unknown backend %q (have inproc, docker, terraform)", o.backend)
 }
 
-// backendOf reads which backend an exercise was made with.
-func backendOf(ctx context.Context, dir string) (string, error) {
+// exerciseMeta reads one of an exercise's metadata from its event log:
+// "backend" (a resumed exercise keeps the backend it was made with),
+// "exercise_id" (the docker backend finds its containers by it).
+func exerciseMeta(ctx context.Context, dir, key string) (string, error) {
 	st, err := store.Open(filepath.Join(dir, engine.EventsFile))
 	if err != nil {
 		return "", err
@@ -264,7 +266,7 @@ func backendOf(ctx context.Context, dir string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	return meta["backend"], nil
+	return meta[key], nil
 }
 
 func loadScenarioText(path string, yaml []byte) (*scenario.Scenario, error) {

@@ -16,6 +16,7 @@ import (
 	"github.com/gopacket/gopacket/pcapgo"
 
 	"github.com/icsrange/icsrange/engine/store"
+	"github.com/icsrange/icsrange/internal/testtool"
 )
 
 // capturedRows turns the frames of whole sessions (the renderer's) into
@@ -163,7 +164,7 @@ func TestWritePacketsTruncated(t *testing.T) {
 // Wireshark takes a capture written from stored packets without a
 // complaint, checksums checked.
 func TestWritePacketsTshark(t *testing.T) {
-	bin := tshark(t)
+	bin := testtool.Need(t, "tshark", "tshark")
 	rows, _, streams := capturedRows(t)
 	st := testStore(t)
 	ctx := context.Background()
@@ -184,10 +185,10 @@ func TestWritePacketsTshark(t *testing.T) {
 	}
 	f.Close()
 	checkClean(t, bin, file, streams)
-	if out := runTshark(t, bin, "-r", file, "-o", "tcp.check_checksum:TRUE", "-Y", "tcp.checksum.status != 1"); strings.TrimSpace(out) != "" {
+	if out := testtool.Tshark(t, bin, "-r", file, "-o", "tcp.check_checksum:TRUE", "-Y", "tcp.checksum.status != 1"); strings.TrimSpace(out) != "" {
 		t.Fatalf("TCP checksums wrong or unverified:\n%s", out)
 	}
-	if out := runTshark(t, bin, "-r", file, "-Y", "modbus", "-T", "fields", "-e", "frame.time_epoch"); strings.Count(out, "\n") != 9 {
+	if out := testtool.Tshark(t, bin, "-r", file, "-Y", "modbus", "-T", "fields", "-e", "frame.time_epoch"); strings.Count(out, "\n") != 9 {
 		t.Fatalf("want 9 Modbus frames:\n%s", out)
 	}
 }

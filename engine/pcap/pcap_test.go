@@ -7,7 +7,6 @@ import (
 	"io"
 	"net/netip"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -21,6 +20,7 @@ import (
 	"github.com/icsrange/icsrange/engine/backend/inproc"
 	"github.com/icsrange/icsrange/engine/scenario"
 	"github.com/icsrange/icsrange/engine/store"
+	"github.com/icsrange/icsrange/internal/testtool"
 	"github.com/icsrange/icsrange/plant-sim/modbus"
 )
 
@@ -326,35 +326,10 @@ objectives:
   - {id: seen, points: 5, when: "writes('attacker') > 0"}
 `
 
-func tshark(t *testing.T) string {
-	t.Helper()
-	path, err := exec.LookPath("tshark")
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("tshark is not installed (apt-get install tshark); CI must run this test")
-		}
-		t.Skip("tshark is not installed (Debian: apt-get install tshark): the capture is not checked against Wireshark's dissectors")
-	}
-	return path
-}
-
-func runTshark(t *testing.T, bin string, args ...string) string {
-	t.Helper()
-	cmd := exec.Command(bin, args...)
-	// tshark wants a writable home for its profile; keep it in the test.
-	cmd.Env = append(os.Environ(), "HOME="+t.TempDir())
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Run(); err != nil {
-		t.Fatalf("tshark %s: %v\n%s", strings.Join(args, " "), err, stderr.String())
-	}
-	return stdout.String()
-}
-
 // A real exercise's traffic, attack and trainee alike, written as a pcap
 // that Wireshark's dissectors take without a complaint.
 func TestPcapExerciseTshark(t *testing.T) {
-	bin := tshark(t)
+	bin := testtool.Need(t, "tshark", "tshark")
 	ctx := context.Background()
 	sc, err := scenario.Load("pcap.yaml", []byte(e2eScenario))
 	if err != nil {
@@ -432,7 +407,7 @@ func TestPcapExerciseTshark(t *testing.T) {
 	}
 
 	// Requests: who sent which function code.
-	out := runTshark(t, bin, "-r", file, "-Y", "modbus && tcp.dstport == 502",
+	out := testtool.Tshark(t, bin, "-r", file, "-Y", "modbus && tcp.dstport == 502",
 		"-T", "fields", "-E", "separator=,", "-e", "ip.src", "-e", "tcp.srcport", "-e", "modbus.func_code")
 	t.Logf("requests (ip.src,tcp.srcport,modbus.func_code):\n%s", out)
 	traineeIP, traineePort, _ := strings.Cut(trainee, ":")
@@ -459,7 +434,7 @@ func TestPcapExerciseTshark(t *testing.T) {
 
 	// Every response answers a request: tshark links normal responses to
 	// theirs (exception responses it does not link, in 4.0).
-	out = runTshark(t, bin, "-r", file, "-Y", "modbus && tcp.srcport == 502 && !modbus.request_frame && !modbus.exception_code",
+	out = testtool.Tshark(t, bin, "-r", file, "-Y", "modbus && tcp.srcport == 502 && !modbus.request_frame && !modbus.exception_code",
 		"-T", "fields", "-e", "frame.number")
 	if strings.TrimSpace(out) != "" {
 		t.Fatalf("responses without a request: frames %s", out)
@@ -468,7 +443,7 @@ func TestPcapExerciseTshark(t *testing.T) {
 	checkClean(t, bin, file, st.Streams)
 
 	// One conversation per connection.
-	out = runTshark(t, bin, "-r", file, "-q", "-z", "conv,tcp")
+	out = testtool.Tshark(t, bin, "-r", file, "-q", "-z", "conv,tcp")
 	t.Logf("conv,tcp:\n%s", out)
 	n := strings.Count(out, "<->")
 	if n != st.Streams || n != len(conns) {
@@ -482,10 +457,10 @@ func checkClean(t *testing.T, bin, file string, streams int) {
 	t.Helper()
 	// Nothing malformed, no expert warnings or errors, and no TCP analysis
 	// flags (retransmission, out-of-order, lost segment, dup ACK...).
-	expert := runTshark(t, bin, "-2", "-r", file, "-q", "-z", "expert")
+	expert := testtool.Tshark(t, bin, "-2", "-r", file, "-q", "-z", "expert")
 	t.Logf("expert info:\n%s", expert)
 	for _, filter := range []string{"_ws.malformed || _ws.expert.severity >= warning", "tcp.analysis.flags"} {
-		if out := runTshark(t, bin, "-2", "-r", file, "-Y", filter); strings.TrimSpace(out) != "" {
+		if out := testtool.Tshark(t, bin, "-2", "-r", file, "-Y", filter); strings.TrimSpace(out) != "" {
 			t.Fatalf("%s:\n%s\n%s", filter, out, expert)
 		}
 	}
@@ -493,7 +468,7 @@ func checkClean(t *testing.T, bin, file string, streams int) {
 	// Notes Wireshark puts on any orderly close ("This frame initiates /
 	// undergoes the connection closing"). Counting them also shows the
 	// severity filter above works.
-	out := runTshark(t, bin, "-2", "-r", file, "-Y", "_ws.expert.severity == note", "-T", "fields", "-e", "_ws.expert.message")
+	out := testtool.Tshark(t, bin, "-2", "-r", file, "-Y", "_ws.expert.severity == note", "-T", "fields", "-e", "_ws.expert.message")
 	notes := strings.Split(strings.TrimSpace(out), "\n")
 	if len(notes) != 2*streams {
 		t.Fatalf("%d expert notes, want the 2 of each close of %d streams:\n%s", len(notes), streams, out)
@@ -509,7 +484,7 @@ func checkClean(t *testing.T, bin, file string, streams int) {
 // The constructed corner cases (a dropped request answered by a pure ACK,
 // mapped IPv6 and pipe sources, a real PLC address) dissect cleanly too.
 func TestPcapCornerCasesTshark(t *testing.T) {
-	bin := tshark(t)
+	bin := testtool.Need(t, "tshark", "tshark")
 	file := filepath.Join(t.TempDir(), "corner.pcap")
 	f, err := os.Create(file)
 	if err != nil {
@@ -521,7 +496,7 @@ func TestPcapCornerCasesTshark(t *testing.T) {
 	}
 	f.Close()
 	checkClean(t, bin, file, st.Streams)
-	out := runTshark(t, bin, "-r", file, "-Y", "modbus", "-T", "fields", "-E", "separator=,", "-e", "ip.src", "-e", "ip.dst", "-e", "modbus.func_code")
+	out := testtool.Tshark(t, bin, "-r", file, "-Y", "modbus", "-T", "fields", "-E", "separator=,", "-e", "ip.src", "-e", "ip.dst", "-e", "modbus.func_code")
 	t.Logf("modbus frames (ip.src,ip.dst,modbus.func_code):\n%s", out)
 	if strings.Count(out, "\n") != 9 { // 5 requests, 4 responses
 		t.Fatalf("want 9 Modbus frames")

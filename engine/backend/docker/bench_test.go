@@ -72,6 +72,53 @@ func BenchmarkReady20x4(b *testing.B) {
 	b.ReportMetric(0, "ns/op")
 }
 
+// BenchmarkBareContainers120 is the peer of BenchmarkReady20x4 on the same
+// daemon: 120 containers of the same image, created and started with the
+// same parallelism but nothing else — no networks of their own, no
+// published ports, no limits, no health wait. It is the floor the daemon
+// and its storage driver set; the ratio of the two is what the backend
+// adds.
+func BenchmarkBareContainers120(b *testing.B) {
+	needDocker(b)
+	ctx := context.Background()
+	be := &Backend{Binary: testBinary}
+	cli, release, err := be.connect(ctx)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer release()
+	image, err := be.ensureImage(ctx, cli)
+	if err != nil {
+		b.Fatal(err)
+	}
+	var total time.Duration
+	for i := 0; b.Loop(); i++ {
+		id := fmt.Sprintf("bare-%d-%d", time.Now().UnixNano()%1e6, i)
+		b.Cleanup(func() { destroy(context.Background(), cli, id, be.workers()) })
+		start := time.Now()
+		err := forEach(ctx, 120, be.workers(), func(n int) error {
+			c, err := cli.ContainerCreate(ctx, &container.Config{Image: image, Labels: map[string]string{LabelExercise: id},
+				Cmd: []string{"plc", "--model", "water-tank", "--listen", "0.0.0.0:5020", "--mgmt", "127.0.0.1:9020"}},
+				&container.HostConfig{}, nil, nil, fmt.Sprintf("icsr-%s-%d", id, n))
+			if err != nil {
+				return err
+			}
+			return cli.ContainerStart(ctx, c.ID, container.StartOptions{})
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+		total += time.Since(start)
+		b.StopTimer()
+		if err := destroy(ctx, cli, id, be.workers()); err != nil {
+			b.Fatal(err)
+		}
+		b.StartTimer()
+	}
+	b.ReportMetric(total.Seconds()/float64(b.N), "s/ready")
+	b.ReportMetric(0, "ns/op")
+}
+
 // plcMemory is the mean memory of the exercise's PLC containers (without
 // the page cache, as docker stats shows it), from one-shot stats.
 func plcMemory(tb testing.TB, cli *client.Client, id string) float64 {

@@ -1,7 +1,6 @@
 package docker
 
 import (
-	"bytes"
 	"context"
 	"os"
 	"os/exec"
@@ -14,35 +13,9 @@ import (
 	"github.com/icsrange/icsrange/engine/backend/plants"
 	"github.com/icsrange/icsrange/engine/scenario"
 	"github.com/icsrange/icsrange/engine/store"
+	"github.com/icsrange/icsrange/internal/testtool"
 	"github.com/icsrange/icsrange/plant-sim/modbus"
 )
-
-// needTshark returns tshark's path; without it the test skips, except in
-// CI, where that is a failure.
-func needTshark(t *testing.T) string {
-	t.Helper()
-	path, err := exec.LookPath("tshark")
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("tshark is not installed (apt-get install tshark); CI must run this test")
-		}
-		t.Skip("tshark is not installed (Debian: apt-get install tshark): the capture is not checked against Wireshark's dissectors")
-	}
-	return path
-}
-
-func tshark(t *testing.T, bin string, args ...string) string {
-	t.Helper()
-	cmd := exec.Command(bin, args...)
-	// tshark wants a writable home for its profile; keep it in the test.
-	cmd.Env = append(os.Environ(), "HOME="+t.TempDir())
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Run(); err != nil {
-		t.Fatalf("tshark %s: %v\n%s", strings.Join(args, " "), err, stderr.String())
-	}
-	return stdout.String()
-}
 
 // The PLC containers capture the real packets at their own interfaces:
 // an attack from the attacker's container and a trainee's read through
@@ -53,7 +26,7 @@ func tshark(t *testing.T, bin string, args ...string) string {
 // of its write.
 func TestCapturedPackets(t *testing.T) {
 	needDocker(t)
-	bin := needTshark(t)
+	bin := testtool.Need(t, "tshark", "tshark")
 	ctx := context.Background()
 	sc, err := scenario.Load("docker.yaml", []byte(twoZones))
 	if err != nil {
@@ -133,18 +106,18 @@ func TestCapturedPackets(t *testing.T) {
 		b, _ := os.ReadFile(file)
 		os.WriteFile(keep, b, 0o644)
 	}
-	if n := strings.Count(tshark(t, bin, "-r", file, "-Y", "mbtcp"), "\n"); n < 4 {
+	if n := strings.Count(testtool.Tshark(t, bin, "-r", file, "-Y", "mbtcp"), "\n"); n < 4 {
 		t.Fatalf("tshark dissects %d Modbus/TCP packets, want the write's and the read's requests and responses", n)
 	}
 	for _, filter := range []string{"_ws.malformed", "tcp.analysis.retransmission || tcp.analysis.duplicate_ack"} {
-		if out := tshark(t, bin, "-r", file, "-Y", filter); strings.TrimSpace(out) != "" {
+		if out := testtool.Tshark(t, bin, "-r", file, "-Y", filter); strings.TrimSpace(out) != "" {
 			t.Fatalf("%s:\n%s", filter, out)
 		}
 	}
-	if out := tshark(t, bin, "-r", file, "-o", "tcp.check_checksum:TRUE", "-Y", "tcp.checksum.status != 1"); strings.TrimSpace(out) != "" {
+	if out := testtool.Tshark(t, bin, "-r", file, "-o", "tcp.check_checksum:TRUE", "-Y", "tcp.checksum.status != 1"); strings.TrimSpace(out) != "" {
 		t.Fatalf("TCP checksums wrong or unverified:\n%s", out)
 	}
-	fields := tshark(t, bin, "-r", file, "-Y", "mbtcp && tcp.dstport == 502", "-T", "fields", "-E", "separator=,",
+	fields := testtool.Tshark(t, bin, "-r", file, "-Y", "mbtcp && tcp.dstport == 502", "-T", "fields", "-E", "separator=,",
 		"-e", "ip.src", "-e", "ip.dst", "-e", "modbus.func_code")
 	t.Logf("Modbus requests (ip.src,ip.dst,fc):\n%s", fields)
 	writes, reads := 0, 0

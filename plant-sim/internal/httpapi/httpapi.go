@@ -1,6 +1,6 @@
-// Package httpapi holds what the plant containers' small management APIs
-// (router, host agent) share with the PLC's: bearer-token checks with
-// engine/token, strict size-limited JSON bodies and JSON answers.
+// Package httpapi holds what the plant's small management APIs (PLC,
+// router, host agent) share: bearer-token checks with engine/token, strict
+// size-limited JSON bodies and JSON answers.
 package httpapi
 
 import (
@@ -67,7 +67,7 @@ func WriteJSON(w http.ResponseWriter, status int, v any) {
 	enc.Encode(v)
 }
 
-// WriteError answers {"error":{"code","message"}}, as the PLC's API does.
+// WriteError answers {"error":{"code","message"}}, as the engine's API does.
 func WriteError(w http.ResponseWriter, status int, code, msg string) {
 	WriteJSON(w, status, map[string]any{"error": map[string]string{"code": code, "message": strings.TrimSpace(msg)}})
 }
