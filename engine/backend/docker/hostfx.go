@@ -60,7 +60,7 @@ func (h *hosts) PauseHost(ctx context.Context, team, host string, paused bool) e
 		if err := h.StopAttacks(ctx, team, host); err != nil {
 			return fmt.Errorf("pause host %s: end its attacks: %w", host, err)
 		}
-		if err := h.cli.ContainerPause(ctx, hr.container); err != nil {
+		if err := settled(ctx, func() error { return h.cli.ContainerPause(ctx, hr.container) }); err != nil {
 			return fmt.Errorf("pause host %s: %w", host, err)
 		}
 		h.mu.Lock()
@@ -73,7 +73,7 @@ func (h *hosts) PauseHost(ctx context.Context, team, host string, paused bool) e
 
 // thaw unpauses a host and puts back routes it lost while frozen.
 func (h *hosts) thaw(ctx context.Context, host string, hr *hostRT) error {
-	if err := h.cli.ContainerUnpause(ctx, hr.container); err != nil {
+	if err := settled(ctx, func() error { return h.cli.ContainerUnpause(ctx, hr.container) }); err != nil {
 		return fmt.Errorf("resume host %s: %w", host, err)
 	}
 	h.mu.Lock()
@@ -312,4 +312,24 @@ func resetHost(ctx context.Context, cli *client.Client, c *ctr) error {
 		}
 	}
 	return nil
+}
+
+// settled retries a pause or unpause the daemon refuses because its record
+// of the last one is not in yet: Docker sets a container's Paused flag when
+// containerd's event comes back, a moment after the call returned, so a
+// pause right after an unpause can be told "already paused".
+func settled(ctx context.Context, call func() error) error {
+	deadline := time.Now().Add(2 * time.Second)
+	for {
+		err := call()
+		if err == nil || time.Now().After(deadline) ||
+			!(strings.Contains(err.Error(), "is already paused") || strings.Contains(err.Error(), "is not paused")) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
 }
