@@ -15,6 +15,7 @@ import (
 
 	plantsim "github.com/icsrange/icsrange/plant-sim"
 	"github.com/icsrange/icsrange/plant-sim/modbus"
+	"github.com/icsrange/icsrange/plant-sim/plctest"
 )
 
 // ioTimeout bounds every wait on the network in these tests. It is generous
@@ -37,20 +38,8 @@ func startPLCWith(t testing.TB, cfg plantsim.Config, scfg plantsim.ServerConfig)
 	if err != nil {
 		t.Fatalf("new PLC: %v", err)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("listen: %v", err)
-	}
-	srv := plantsim.NewServer(plc, scfg)
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ln) }()
-	t.Cleanup(func() {
-		srv.Close()
-		if err := <-done; !errors.Is(err, plantsim.ErrServerClosed) {
-			t.Errorf("Serve returned %v, want ErrServerClosed", err)
-		}
-	})
-	return plc, ln.Addr().String()
+	_, addr := plctest.Serve(t, plc, scfg)
+	return plc, addr
 }
 
 // scan advances the PLC by one scan period, so client writes are latched

@@ -19,29 +19,15 @@ import (
 	"time"
 
 	plantsim "github.com/icsrange/icsrange/plant-sim"
+	"github.com/icsrange/icsrange/plant-sim/plctest"
 )
 
 // servePLC serves a noiseless water-tank PLC on 127.0.0.1:0.
 func servePLC(t *testing.T) (*plantsim.PLC, string) {
 	t.Helper()
-	plc, err := plantsim.New(plantsim.Config{Model: "water-tank", Noise: 0})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := plantsim.NewServer(plc, plantsim.ServerConfig{MaxClients: 8})
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ln) }()
-	t.Cleanup(func() {
-		srv.Close()
-		if err := <-done; !errors.Is(err, plantsim.ErrServerClosed) {
-			t.Errorf("Serve: %v", err)
-		}
-	})
-	return plc, ln.Addr().String()
+	plc := plctest.WaterTank(t)
+	_, addr := plctest.Serve(t, plc, plantsim.ServerConfig{MaxClients: 8})
+	return plc, addr
 }
 
 func closedPort(t *testing.T) string {

@@ -12,30 +12,16 @@ import (
 	plantsim "github.com/icsrange/icsrange/plant-sim"
 	"github.com/icsrange/icsrange/plant-sim/attack"
 	"github.com/icsrange/icsrange/plant-sim/modbus"
+	"github.com/icsrange/icsrange/plant-sim/plctest"
 )
 
 // startPLC serves a noiseless water-tank PLC on 127.0.0.1:0; nothing but the
 // test advances its clock.
 func startPLC(t *testing.T, scfg plantsim.ServerConfig) (*plantsim.PLC, *plantsim.Server, string) {
 	t.Helper()
-	plc, err := plantsim.New(plantsim.Config{Model: "water-tank", Noise: 0})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := plantsim.NewServer(plc, scfg)
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ln) }()
-	t.Cleanup(func() {
-		srv.Close()
-		if err := <-done; !errors.Is(err, plantsim.ErrServerClosed) {
-			t.Errorf("Serve: %v", err)
-		}
-	})
-	return plc, srv, ln.Addr().String()
+	plc := plctest.WaterTank(t)
+	srv, addr := plctest.Serve(t, plc, scfg)
+	return plc, srv, addr
 }
 
 func scan(plc *plantsim.PLC) { plc.Advance(plc.Now() + plc.ScanPeriod()) }

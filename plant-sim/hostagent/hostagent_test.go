@@ -2,7 +2,6 @@ package hostagent_test
 
 import (
 	"encoding/json"
-	"errors"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -14,6 +13,7 @@ import (
 	plantsim "github.com/icsrange/icsrange/plant-sim"
 	"github.com/icsrange/icsrange/plant-sim/attack"
 	"github.com/icsrange/icsrange/plant-sim/hostagent"
+	"github.com/icsrange/icsrange/plant-sim/plctest"
 )
 
 const tok = "host-agent-token-0123456789"
@@ -32,24 +32,9 @@ func startAgent(t *testing.T) (*httptest.Server, *attack.Runner) {
 
 func startPLC(t *testing.T) (*plantsim.PLC, string) {
 	t.Helper()
-	plc, err := plantsim.New(plantsim.Config{Model: "water-tank", Noise: 0})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := plantsim.NewServer(plc, plantsim.ServerConfig{MaxClients: 4})
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ln) }()
-	t.Cleanup(func() {
-		srv.Close()
-		if err := <-done; !errors.Is(err, plantsim.ErrServerClosed) {
-			t.Errorf("Serve: %v", err)
-		}
-	})
-	return plc, ln.Addr().String()
+	plc := plctest.WaterTank(t)
+	_, addr := plctest.Serve(t, plc, plantsim.ServerConfig{MaxClients: 4})
+	return plc, addr
 }
 
 func do(t *testing.T, srv *httptest.Server, method, path, auth, body string, out any) int {
