@@ -263,7 +263,11 @@ func (s *Server) serveForward(w http.ResponseWriter, r *http.Request, c who) {
 	defer s.fwd.release(ft)
 
 	d := net.Dialer{Timeout: forwardDialTimeout}
-	tcp, err := d.DialContext(r.Context(), "tcp", ep.Modbus)
+	addr := ep.Modbus
+	if ep.Engine != "" {
+		addr = ep.Engine
+	}
+	tcp, err := d.DialContext(r.Context(), "tcp", addr)
 	if err != nil {
 		s.log.Warn("forward: dial plc", "team", c.team, "plc", plc, "err", err)
 		writeError(w, http.StatusBadGateway, "plc_unreachable", "PLC "+plc+" does not answer")

@@ -17,6 +17,9 @@ import (
 	"github.com/docker/docker/client"
 
 	"github.com/icsrange/icsrange/engine/backend/docker"
+	"github.com/icsrange/icsrange/engine/store"
+	"github.com/icsrange/icsrange/internal/testtool"
+	"github.com/icsrange/icsrange/scoreboard"
 )
 
 // dockerClient is a client of a daemon that answers; without one the test
@@ -154,5 +157,51 @@ func TestDockerRunKillResumeDown(t *testing.T) {
 	res, err = exec.CommandContext(ctx, binary, "down", "--data", data).CombinedOutput()
 	if err != nil {
 		t.Fatalf("a second down: %v\n%s", err, res)
+	}
+}
+
+// icsrange forward to Docker plants: mbpoll reads and writes team-1's PLC
+// through the tunnel, and the traffic log names the session as forwarded
+// for team-1 although the PLC is behind Docker's networking.
+func TestForwardDocker(t *testing.T) {
+	mb := testtool.Need(t, "mbpoll", "mbpoll")
+	cli := dockerClient(t)
+	be := &docker.Backend{Binary: binary, Client: cli}
+	f := newFwdServerOn(t, scoreboard.ForwardOptions{}, be, "docker")
+	t.Cleanup(func() { be.Destroy(context.Background(), f.x.ID()) })
+	cmd := exec.Command(binary, "forward", "--server", f.url, "--token", f.tok.Teams["team-1"], "--plc", "intake")
+	var out, errb fwdBuffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		cmd.Wait()
+	})
+	addr := fwdPorts(t, out.String, 1)["intake"]
+	if addr == "" {
+		t.Fatalf("no listener for intake:\n%s%s", out.String(), errb.String())
+	}
+	runMbpoll(t, mb, addr, 1, []string{"-t", "4", "-r", "1"}, "23456")
+	got := runMbpoll(t, mb, addr, 1, []string{"-t", "4", "-r", "1", "-c", "1"})
+	if got[1] != 23456 {
+		t.Fatalf("read back through the tunnel: %v, want 23456", got)
+	}
+	if err := f.x.Step(context.Background(), 2*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	rows, err := f.x.Store().Traffic(context.Background(), store.TrafficFilter{Team: "team-1", PLC: "intake", Limit: 500})
+	if err != nil {
+		t.Fatal(err)
+	}
+	forwarded := 0
+	for _, r := range rows {
+		if r.Note == "forwarded for team-1" {
+			forwarded++
+		}
+	}
+	if forwarded < 2 {
+		t.Fatalf("team-1's traffic log has %d forwarded rows, want the write and the read: %+v", forwarded, rows)
 	}
 }

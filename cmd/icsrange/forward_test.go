@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/icsrange/icsrange/engine"
+	"github.com/icsrange/icsrange/engine/backend"
 	"github.com/icsrange/icsrange/engine/backend/inproc"
 	"github.com/icsrange/icsrange/engine/scenario"
 	"github.com/icsrange/icsrange/engine/store"
@@ -55,13 +56,19 @@ type fwdServer struct {
 
 func newFwdServer(t *testing.T, fo scoreboard.ForwardOptions) *fwdServer {
 	t.Helper()
+	return newFwdServerOn(t, fo, &inproc.Backend{}, "inproc")
+}
+
+// newFwdServerOn is newFwdServer with the plants on be.
+func newFwdServerOn(t *testing.T, fo scoreboard.ForwardOptions, be backend.Backend, name string) *fwdServer {
+	t.Helper()
 	sc, err := scenario.Load("forward-cli-test.yaml", []byte(fwdScenario))
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	x, err := engine.New(ctx, engine.Config{Scenario: sc, ScenarioYAML: []byte(fwdScenario), ScenarioPath: "forward-cli-test.yaml",
-		Teams: []string{"team-1", "team-2"}, DataDir: t.TempDir(), Backend: &inproc.Backend{}, BackendName: "inproc", Seed: 5})
+		Teams: []string{"team-1", "team-2"}, DataDir: t.TempDir(), Backend: be, BackendName: name, Seed: 5})
 	if err != nil {
 		cancel()
 		t.Fatal(err)

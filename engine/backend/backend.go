@@ -78,6 +78,12 @@ type Endpoint struct {
 	Modbus string `json:"modbus"`         // host:port trainees' tools use
 	UnitID byte   `json:"unit_id"`        //
 	Mgmt   string `json:"mgmt,omitempty"` // management API, engine only
+	// Engine is where the engine itself dials the PLC's Modbus (forwarded
+	// sessions) when that is not Modbus: an address from which the PLC
+	// sees the engine's own source address and port, so the traffic log
+	// can attribute the session (a Docker published port hides them
+	// behind docker-proxy).
+	Engine string `json:"-"`
 }
 
 // Backend provisions plants.

@@ -882,6 +882,7 @@ func exposedHost(expose string) string {
 // assemble builds the deployment over started, answering containers.
 func (b *Backend) assemble(plan backend.Plan, s *saved, live []*ctr, cli *client.Client, tok string) (*Deployment, error) {
 	h := newHosts(cli, s, tok)
+	direct := reachesAccess(plan, s)
 	byName := map[string]*ctr{}
 	for _, c := range live {
 		byName[c.spec.team+"/"+c.spec.role+"/"+c.spec.id] = c
@@ -904,6 +905,9 @@ func (b *Backend) assemble(plan backend.Plan, s *saved, live []*ctr, cli *client
 				modbus = c.exposed
 			}
 			ep := &plants.Endpoint{Spec: p, Handle: plants.Remote(c.ports[portMgmt], tok), Modbus: modbus, Mgmt: c.ports[portMgmt]}
+			if direct {
+				ep.Engine = net.JoinHostPort(s.Teams[t].PLCs[p.ID].Access, strings.TrimSuffix(portModbus, "/tcp"))
+			}
 			eps[t] = append(eps[t], ep)
 			h.zoneAddr[ep] = s.Teams[t].PLCs[p.ID].IP
 		}
@@ -924,6 +928,27 @@ func (b *Backend) assemble(plan backend.Plan, s *saved, live []*ctr, cli *client
 	d.Deployment = plants.New(plan, eps, blob, d.close)
 	d.SetHosts(h)
 	return d, nil
+}
+
+// reachesAccess says whether this process reaches the containers' access
+// addresses directly, as on Linux with a local daemon (the host is on
+// every bridge), not through a VM (Docker Desktop) or a remote daemon.
+// Forwarded sessions then go there instead of through a published port,
+// where docker-proxy would hide the engine's source port from the PLC and
+// the traffic log could not tell whose session it is. The probe is a
+// connect to a PLC's management port: it leaves nothing in the traffic
+// log.
+func reachesAccess(plan backend.Plan, s *saved) bool {
+	if len(plan.Teams) == 0 || len(plan.PLCs) == 0 || s.Teams[plan.Teams[0]] == nil {
+		return false
+	}
+	addr := s.Teams[plan.Teams[0]].PLCs[plan.PLCs[0].ID].Access
+	c, err := net.DialTimeout("tcp", net.JoinHostPort(addr, strings.TrimSuffix(portMgmt, "/tcp")), 500*time.Millisecond)
+	if err != nil {
+		return false
+	}
+	c.Close()
+	return true
 }
 
 // Recover re-attaches to a running exercise's containers: it finds them by

@@ -42,6 +42,7 @@ type Endpoint struct {
 	Handle PLC
 	Modbus string // host:port
 	Mgmt   string // management API address, if any
+	Engine string // where the engine dials Modbus itself, if not Modbus (backend.Endpoint.Engine)
 }
 
 // Hosts is implemented by backends whose hosts and networks are real (the
@@ -120,7 +121,7 @@ func (d *Deployment) Endpoints() []backend.Endpoint {
 		t := d.teams[name]
 		for _, id := range t.order {
 			p := t.plcs[id]
-			out = append(out, backend.Endpoint{Team: name, PLC: id, Model: p.Spec.Model, Modbus: p.Modbus, UnitID: p.Spec.UnitID, Mgmt: p.Mgmt})
+			out = append(out, backend.Endpoint{Team: name, PLC: id, Model: p.Spec.Model, Modbus: p.Modbus, UnitID: p.Spec.UnitID, Mgmt: p.Mgmt, Engine: p.Engine})
 		}
 	}
 	return out
