@@ -344,6 +344,16 @@ func (m *Main) printSummary(x *engine.Exercise, o runOptions) {
 	fmt.Fprintf(w, "Instructor:  %s/instructor (instructor token)\n", o.url)
 	fmt.Fprintf(w, "\nData dir:    %s\n", x.Dir())
 	fmt.Fprintf(w, "Tokens:      %s (mode 0600: instructor and one per team)\n", filepath.Join(x.Dir(), engine.TokensFile))
+	// The operator hands these out: on the instructor's own terminal, with
+	// the file for later.
+	if tok := x.Tokens(); tok.Instructor != "" {
+		fmt.Fprintf(w, "  instructor  %s\n", tok.Instructor)
+		for _, t := range s.Teams {
+			if v := tok.Teams[t.Name]; v != "" {
+				fmt.Fprintf(w, "  %-10s  %s\n", t.Name, v)
+			}
+		}
+	}
 	fmt.Fprintf(w, "Endpoints:   %s\n\n", filepath.Join(x.Dir(), engine.EndpointsFile))
 }
 

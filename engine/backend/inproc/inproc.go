@@ -82,10 +82,10 @@ func (b *Backend) start(ctx context.Context, plan backend.Plan, addrs map[string
 	direct := map[string]map[string]*plantsim.PLC{}
 	sv := saved{Addrs: map[string]map[string]string{}}
 	total := len(plan.Teams) * len(plan.PLCs)
-	done := 0
-	step := func(t, what, state string) {
+	done := 0 // PLCs answering; one at a time, so this PLC is the done+1st started
+	step := func(t, what, state string, n int) {
 		if progress != nil {
-			progress(backend.Step{Team: t, What: what, State: state, Done: done, Total: total})
+			progress(backend.Step{Team: t, What: what, State: state, Done: n, Total: total})
 		}
 	}
 	for ti, name := range plan.Teams {
@@ -116,7 +116,7 @@ func (b *Backend) start(ctx context.Context, plan backend.Plan, addrs map[string
 			srv := plantsim.NewServer(p, plantsim.ServerConfig{MaxClients: b.MaxClients})
 			servers = append(servers, srv)
 			wg.Go(func() { srv.Serve(ln) })
-			step(name, "plc "+spec.ID, "started")
+			step(name, "plc "+spec.ID, "started", done+1)
 			if err := Ping(ctx, ln.Addr().String(), spec.UnitID, func(local string) error {
 				p.Attribute(local, PingSource, PingNote)
 				return nil
@@ -125,7 +125,7 @@ func (b *Backend) start(ctx context.Context, plan backend.Plan, addrs map[string
 				return nil, fmt.Errorf("team %s plc %s does not answer Modbus: %w", name, spec.ID, err)
 			}
 			done++
-			step(name, "plc "+spec.ID, "healthy")
+			step(name, "plc "+spec.ID, "healthy", done)
 			eps[name] = append(eps[name], &plants.Endpoint{Spec: spec, Handle: local{p}, Modbus: ln.Addr().String()})
 			direct[name][spec.ID] = p
 			sv.Addrs[name][spec.ID] = ln.Addr().String()
