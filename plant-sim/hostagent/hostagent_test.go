@@ -1,7 +1,6 @@
 package hostagent_test
 
 import (
-	"encoding/json"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -13,6 +12,7 @@ import (
 	plantsim "github.com/icsrange/icsrange/plant-sim"
 	"github.com/icsrange/icsrange/plant-sim/attack"
 	"github.com/icsrange/icsrange/plant-sim/hostagent"
+	"github.com/icsrange/icsrange/plant-sim/internal/httpapi/apitest"
 	"github.com/icsrange/icsrange/plant-sim/plctest"
 )
 
@@ -37,46 +37,22 @@ func startPLC(t *testing.T) (*plantsim.PLC, string) {
 	return plc, addr
 }
 
-func do(t *testing.T, srv *httptest.Server, method, path, auth, body string, out any) int {
-	t.Helper()
-	req, err := http.NewRequest(method, srv.URL+path, strings.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if auth != "" {
-		req.Header.Set("Authorization", "Bearer "+auth)
-	}
-	resp, err := srv.Client().Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	if out != nil {
-		if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
-			t.Fatalf("%s %s: decode: %v", method, path, err)
-		}
-	}
-	return resp.StatusCode
-}
-
-type apiError struct {
-	Error struct{ Code, Message string } `json:"error"`
-}
+type apiError = apitest.Error
 
 func TestHostAgentAuth(t *testing.T) {
 	srv, _ := startAgent(t)
 	var e apiError
-	if code := do(t, srv, "GET", "/v1/health", "", "", &e); code != 401 || e.Error.Code != "unauthorized" {
+	if code := apitest.Do(t, srv, "GET", "/v1/health", "", "", &e); code != 401 || e.Error.Code != "unauthorized" {
 		t.Fatalf("no token: %d %+v", code, e)
 	}
-	if code := do(t, srv, "POST", "/v1/attack", "wrong-token-wrong-token", `{"kind":"scan","targets":["127.0.0.1:1"]}`, &e); code != 403 || e.Error.Code != "forbidden" {
+	if code := apitest.Do(t, srv, "POST", "/v1/attack", "wrong-token-wrong-token", `{"kind":"scan","targets":["127.0.0.1:1"]}`, &e); code != 403 || e.Error.Code != "forbidden" {
 		t.Fatalf("wrong token: %d %+v", code, e)
 	}
-	if code := do(t, srv, "DELETE", "/v1/attacks", "", "", nil); code != 401 {
+	if code := apitest.Do(t, srv, "DELETE", "/v1/attacks", "", "", nil); code != 401 {
 		t.Fatalf("delete without token: %d", code)
 	}
 	var h hostagent.Health
-	if code := do(t, srv, "GET", "/v1/health", tok, "", &h); code != 200 || !h.OK || h.Host != "attacker" || h.Attacks != 0 {
+	if code := apitest.Do(t, srv, "GET", "/v1/health", tok, "", &h); code != 200 || !h.OK || h.Host != "attacker" || h.Attacks != 0 {
 		t.Fatalf("health: %d %+v", code, h)
 	}
 }
@@ -102,7 +78,7 @@ func TestHostAgentBadRequests(t *testing.T) {
 		{`{"kind":"write","targets":["127.0.0.1:0"]}`, "bad_attack", 422},
 	} {
 		var e apiError
-		if code := do(t, srv, "POST", "/v1/attack", tok, c.body, &e); code != c.status || e.Error.Code != c.code {
+		if code := apitest.Do(t, srv, "POST", "/v1/attack", tok, c.body, &e); code != c.status || e.Error.Code != c.code {
 			b := c.body
 			if len(b) > 80 {
 				b = b[:80]
@@ -110,7 +86,7 @@ func TestHostAgentBadRequests(t *testing.T) {
 			t.Errorf("%s: %d %+v, want %d %s", b, code, e, c.status, c.code)
 		}
 	}
-	if code := do(t, srv, "GET", "/v1/attack", tok, "", nil); code != http.StatusMethodNotAllowed {
+	if code := apitest.Do(t, srv, "GET", "/v1/attack", tok, "", nil); code != http.StatusMethodNotAllowed {
 		t.Errorf("GET /v1/attack: %d", code)
 	}
 }
@@ -119,7 +95,7 @@ func TestHostAgentAttacks(t *testing.T) {
 	srv, r := startAgent(t)
 	plc, addr := startPLC(t)
 	var res attack.Result
-	if code := do(t, srv, "POST", "/v1/attack", tok, `{"kind":"write","targets":["`+addr+`"],"unit":1,"addr":0,"value":29491}`, &res); code != 200 ||
+	if code := apitest.Do(t, srv, "POST", "/v1/attack", tok, `{"kind":"write","targets":["`+addr+`"],"unit":1,"addr":0,"value":29491}`, &res); code != 200 ||
 		res.Outcome != "ok" || res.Detail != "wrote 29491 to "+addr+" unit 1 register 0" {
 		t.Fatalf("write: %d %+v", code, res)
 	}
@@ -131,23 +107,23 @@ func TestHostAgentAttacks(t *testing.T) {
 	}
 	// A write the PLC refuses is a failed attack.
 	var e apiError
-	if code := do(t, srv, "POST", "/v1/attack", tok, `{"kind":"write","targets":["`+addr+`"],"addr":9999,"value":1}`, &e); code != 502 || e.Error.Code != "attack_failed" {
+	if code := apitest.Do(t, srv, "POST", "/v1/attack", tok, `{"kind":"write","targets":["`+addr+`"],"addr":9999,"value":1}`, &e); code != 502 || e.Error.Code != "attack_failed" {
 		t.Fatalf("write to a missing register: %d %+v", code, e)
 	}
 	// Nothing listening: blocked.
 	ln, _ := net.Listen("tcp", "127.0.0.1:0")
 	closed := ln.Addr().String()
 	ln.Close()
-	if code := do(t, srv, "POST", "/v1/attack", tok, `{"kind":"scan","targets":["`+closed+`"]}`, &res); code != 200 || res.Outcome != "blocked" {
+	if code := apitest.Do(t, srv, "POST", "/v1/attack", tok, `{"kind":"scan","targets":["`+closed+`"]}`, &res); code != 200 || res.Outcome != "blocked" {
 		t.Fatalf("scan of a closed port: %d %+v", code, res)
 	}
-	if code := do(t, srv, "POST", "/v1/attack", tok, `{"kind":"scan","targets":["`+addr+`"]}`, &res); code != 200 || res.Outcome != "ok" || !strings.Contains(res.Detail, "scan found") {
+	if code := apitest.Do(t, srv, "POST", "/v1/attack", tok, `{"kind":"scan","targets":["`+addr+`"]}`, &res); code != 200 || res.Outcome != "ok" || !strings.Contains(res.Detail, "scan found") {
 		t.Fatalf("scan: %d %+v", code, res)
 	}
 
 	// A flood answers at once and runs on until stopped.
 	start := time.Now()
-	if code := do(t, srv, "POST", "/v1/attack", tok, `{"kind":"flood","targets":["`+addr+`"],"for_ms":60000,"slots":8}`, &res); code != 200 ||
+	if code := apitest.Do(t, srv, "POST", "/v1/attack", tok, `{"kind":"flood","targets":["`+addr+`"],"for_ms":60000,"slots":8}`, &res); code != 200 ||
 		res.Outcome != "ok" || res.Detail != "flooding "+addr+" with 8 connections" {
 		t.Fatalf("flood: %d %+v", code, res)
 	}
@@ -155,18 +131,18 @@ func TestHostAgentAttacks(t *testing.T) {
 		t.Fatalf("the flood request took %v", d)
 	}
 	var h hostagent.Health
-	if do(t, srv, "GET", "/v1/health", tok, "", &h); h.Attacks != 1 {
+	if apitest.Do(t, srv, "GET", "/v1/health", tok, "", &h); h.Attacks != 1 {
 		t.Fatalf("health during the flood: %+v", h)
 	}
 	var stopped struct {
 		OK      bool `json:"ok"`
 		Stopped int  `json:"stopped"`
 	}
-	if code := do(t, srv, "DELETE", "/v1/attacks", tok, "", &stopped); code != 200 || !stopped.OK || stopped.Stopped != 1 {
+	if code := apitest.Do(t, srv, "DELETE", "/v1/attacks", tok, "", &stopped); code != 200 || !stopped.OK || stopped.Stopped != 1 {
 		t.Fatalf("stop: %d %+v", code, stopped)
 	}
 	r.Wait()
-	if do(t, srv, "GET", "/v1/health", tok, "", &h); h.Attacks != 0 {
+	if apitest.Do(t, srv, "GET", "/v1/health", tok, "", &h); h.Attacks != 0 {
 		t.Fatalf("health after the stop: %+v", h)
 	}
 }

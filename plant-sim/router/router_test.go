@@ -1,9 +1,7 @@
 package router_test
 
 import (
-	"encoding/json"
 	"errors"
-	"net/http"
 	"net/http/httptest"
 	"net/netip"
 	"slices"
@@ -12,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/icsrange/icsrange/engine/token"
+	"github.com/icsrange/icsrange/plant-sim/internal/httpapi/apitest"
 	"github.com/icsrange/icsrange/plant-sim/router"
 )
 
@@ -170,28 +169,7 @@ func TestRouterSet(t *testing.T) {
 
 const tok = "router-token-0123456789abcdef"
 
-func do(t *testing.T, srv *httptest.Server, method, path, auth, body string, out any) int {
-	t.Helper()
-	req, _ := http.NewRequest(method, srv.URL+path, strings.NewReader(body))
-	if auth != "" {
-		req.Header.Set("Authorization", "Bearer "+auth)
-	}
-	resp, err := srv.Client().Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	if out != nil {
-		if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
-			t.Fatalf("%s %s: %v", method, path, err)
-		}
-	}
-	return resp.StatusCode
-}
-
-type apiError struct {
-	Error struct{ Code, Message string } `json:"error"`
-}
+type apiError = apitest.Error
 
 func TestRouterAPI(t *testing.T) {
 	a := mustConduit(t, "10.128.1.0/24>10.128.2.0/24:502,3389")
@@ -208,19 +186,19 @@ func TestRouterAPI(t *testing.T) {
 	defer srv.Close()
 
 	var e apiError
-	if code := do(t, srv, "GET", "/v1/health", "", "", &e); code != 401 || e.Error.Code != "unauthorized" {
+	if code := apitest.Do(t, srv, "GET", "/v1/health", "", "", &e); code != 401 || e.Error.Code != "unauthorized" {
 		t.Fatalf("no token: %d %+v", code, e)
 	}
-	if code := do(t, srv, "POST", "/v1/conduits", "not-the-token-at-all", `{"from":"10.128.1.0/24","to":"10.128.2.0/24","open":false}`, &e); code != 403 {
+	if code := apitest.Do(t, srv, "POST", "/v1/conduits", "not-the-token-at-all", `{"from":"10.128.1.0/24","to":"10.128.2.0/24","open":false}`, &e); code != 403 {
 		t.Fatalf("wrong token: %d %+v", code, e)
 	}
 	var st router.State
-	if code := do(t, srv, "GET", "/v1/health", tok, "", &st); code != 200 || !st.OK || len(st.Conduits) != 2 ||
+	if code := apitest.Do(t, srv, "GET", "/v1/health", tok, "", &st); code != 200 || !st.OK || len(st.Conduits) != 2 ||
 		st.Conduits[0] != (router.ConduitJSON{From: "10.128.1.0/24", To: "10.128.2.0/24", Ports: "502,3389", Open: true}) ||
 		st.Conduits[1].Ports != "any" {
 		t.Fatalf("health: %d %+v", code, st)
 	}
-	if code := do(t, srv, "POST", "/v1/conduits", tok, `{"from":"10.128.1.0/24","to":"10.128.2.0/24","open":false}`, &st); code != 200 ||
+	if code := apitest.Do(t, srv, "POST", "/v1/conduits", tok, `{"from":"10.128.1.0/24","to":"10.128.2.0/24","open":false}`, &st); code != 200 ||
 		st.Conduits[0].Open || !st.Conduits[1].Open {
 		t.Fatalf("cut: %d %+v", code, st)
 	}
@@ -231,7 +209,7 @@ func TestRouterAPI(t *testing.T) {
 		Table string   `json:"table"`
 		Rules []string `json:"rules"`
 	}
-	if code := do(t, srv, "GET", "/v1/rules", tok, "", &rules); code != 200 || rules.Table != "inet icsrange" || !slices.Equal(rules.Rules, nft.last()) {
+	if code := apitest.Do(t, srv, "GET", "/v1/rules", tok, "", &rules); code != 200 || rules.Table != "inet icsrange" || !slices.Equal(rules.Rules, nft.last()) {
 		t.Fatalf("rules: %d %+v", code, rules)
 	}
 	for _, c := range []struct {
@@ -247,16 +225,16 @@ func TestRouterAPI(t *testing.T) {
 		{`{"from":"` + strings.Repeat("1", 8<<10) + `"}`, "too_large", 413},
 	} {
 		var e apiError
-		if code := do(t, srv, "POST", "/v1/conduits", tok, c.body, &e); code != c.status || e.Error.Code != c.code {
+		if code := apitest.Do(t, srv, "POST", "/v1/conduits", tok, c.body, &e); code != c.status || e.Error.Code != c.code {
 			t.Errorf("%.60s: %d %+v, want %d %s", c.body, code, e, c.status, c.code)
 		}
 	}
 	nft.fail = errors.New("netlink broke")
-	if code := do(t, srv, "POST", "/v1/conduits", tok, `{"from":"10.128.1.0/24","to":"10.128.2.0/24","open":true}`, &e); code != 500 || e.Error.Code != "apply_failed" {
+	if code := apitest.Do(t, srv, "POST", "/v1/conduits", tok, `{"from":"10.128.1.0/24","to":"10.128.2.0/24","open":true}`, &e); code != 500 || e.Error.Code != "apply_failed" {
 		t.Fatalf("failed apply: %d %+v", code, e)
 	}
 	nft.fail = nil
-	if do(t, srv, "GET", "/v1/health", tok, "", &st); st.Conduits[0].Open {
+	if apitest.Do(t, srv, "GET", "/v1/health", tok, "", &st); st.Conduits[0].Open {
 		t.Fatal("a failed apply opened the conduit")
 	}
 }
