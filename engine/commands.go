@@ -8,6 +8,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/icsrange/icsrange/engine/backend"
 	"github.com/icsrange/icsrange/engine/scenario"
 	"github.com/icsrange/icsrange/engine/store"
 )
@@ -135,7 +136,7 @@ func (x *Exercise) Answer(ctx context.Context, team, question, answer string) (A
 	if st != nil && st.Attempts >= q.Attempts {
 		return AnswerResult{}, errf(CodeLimit, "no attempts left for question %q", question)
 	}
-	correct := q.Check(answer)
+	correct := q.Check(answer) || x.checkAsScenarioAddress(team, q, answer)
 	d := AnswerData{Question: question, Answer: answer, Correct: correct, Attempt: 1}
 	if st != nil {
 		d.Attempt = st.Attempts + 1
@@ -334,4 +335,22 @@ func (x *Exercise) Broadcast(ctx context.Context, msg scenario.Text) error {
 		return errf(CodeInvalid, "a broadcast is 1 to %d characters", MaxReasonLen)
 	}
 	return x.emit(ctx, "", EvBroadcast, BroadcastData{En: msg.En, Ja: msg.Ja})
+}
+
+// checkAsScenarioAddress checks an answer that is the address one of the
+// scenario's hosts has in this team's own plant, as the scenario's address
+// for that host: where a backend gives every team its own subnets, the
+// team's traffic log and capture show that address, and a question whose
+// answer is "10.20.1.66" means "the attacker's address".
+func (x *Exercise) checkAsScenarioAddress(team string, q *scenario.Question, answer string) bool {
+	ha, ok := x.dep.(backend.HostAddresser)
+	if !ok {
+		return false
+	}
+	for _, h := range x.sc.Spec.Plant.Hosts {
+		if h.Address != "" && h.Address != answer && ha.HostAddress(team, h.ID) == answer {
+			return q.Check(h.Address)
+		}
+	}
+	return false
 }

@@ -125,6 +125,15 @@ type Deployment interface {
 	Close() error
 }
 
+// HostAddresser is implemented by deployments whose hosts have per-team
+// addresses of their own instead of the scenario's (Docker: every team's
+// zones are distinct subnets, so team-1's attacker is 10.128.0.66 where
+// the scenario says 10.20.1.66). The engine uses it to accept an answer
+// that names a host by the address the team's own evidence shows.
+type HostAddresser interface {
+	HostAddress(team, host string) string
+}
+
 // PacketSource is implemented by deployments whose PLCs may capture the
 // real packets at their own interfaces (the Docker backend's containers
 // run with --capture). A PLC that captures nothing (in the engine's

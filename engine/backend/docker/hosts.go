@@ -40,6 +40,8 @@ func (d *Deployment) Advance(ctx context.Context, t time.Duration) error {
 // Hosts is the deployment's real hosts and networks.
 func (d *Deployment) Hosts() plants.Hosts { return d.h }
 
+var _ backend.HostAddresser = (*Deployment)(nil)
+
 // HostAddress is a scenario host's address in its team's zone network: the
 // source its traffic shows (the scenario's address keeps its last octet).
 func (d *Deployment) HostAddress(team, host string) string {
