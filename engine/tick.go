@@ -90,7 +90,7 @@ func (x *Exercise) bindEnv(rt *teamRT) {
 	e.Achieved = func(id string) bool { o := ts().Objectives[id]; return o != nil && o.Status == StatusAchieved }
 	e.Failed = func(id string) bool { o := ts().Objectives[id]; return o != nil && o.Status == StatusFailed }
 	e.ConduitOpen = func(from, to string) bool { return !ts().Cut[[2]string{from, to}] }
-	e.Writes = func(host string) int { return rt.traffic.writesFrom[x.hostAddr(host)] }
+	e.Writes = func(host string) int { return rt.traffic.writesFrom[x.hostAddr(rt.name, host)] }
 	e.TeamWrote = func(plc, tag string) bool { return rt.traffic.traineeWrote[plc+"."+tag] > 0 }
 	e.Reachable = func(host, plc string) bool { return x.reachable(ts(), host, plc) }
 	e.Talkers = func(plc string) int { return len(rt.traffic.firstSeen[plc]) }
@@ -253,7 +253,15 @@ func (x *Exercise) evalTeam(ctx context.Context, rt *teamRT) error {
 }
 
 // hostAddr is a scenario host's address.
-func (x *Exercise) hostAddr(id string) string {
+// hostAddr is a scenario host's address in a team's plant: the scenario's,
+// or the team's own where the backend gives every team its own subnets
+// (Docker), which is the address its traffic shows.
+func (x *Exercise) hostAddr(team, id string) string {
+	if ha, ok := x.dep.(backend.HostAddresser); ok {
+		if a := ha.HostAddress(team, id); a != "" {
+			return a
+		}
+	}
 	for _, h := range x.sc.Hosts {
 		if h.ID == id {
 			return h.Address

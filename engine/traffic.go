@@ -133,12 +133,12 @@ func newTrafficRT() *trafficRT {
 		packets: newPacketRT()}
 }
 
-// scenarioHosts are the scenario hosts' addresses: traffic from them is
-// not the team's own.
-func (x *Exercise) scenarioHosts() map[string]bool {
+// scenarioHosts are the addresses of the scenario hosts in a team's plant:
+// traffic from them is not the team's own.
+func (x *Exercise) scenarioHosts(team string) map[string]bool {
 	out := map[string]bool{}
 	for _, h := range x.sc.Hosts {
-		out[h.Address] = true
+		out[x.hostAddr(team, h.ID)] = true
 	}
 	return out
 }
@@ -147,7 +147,6 @@ func (x *Exercise) scenarioHosts() map[string]bool {
 // summarising floods, and tells viewers; then the packets of PLCs that
 // capture them.
 func (x *Exercise) collectTraffic(ctx context.Context) error {
-	hosts := x.scenarioHosts()
 	var allTx []*store.TrafficRow
 	var allAudit []*store.AuditRow
 	batches := map[string]*struct {
@@ -156,6 +155,7 @@ func (x *Exercise) collectTraffic(ctx context.Context) error {
 	}{}
 	for _, team := range x.state.Teams {
 		tr := x.rt[team].traffic
+		hosts := x.scenarioHosts(team)
 		for pi, p := range x.sc.PLCs {
 			cp, err := x.dep.Capture(ctx, team, p.ID, tr.after[p.ID])
 			if err != nil {

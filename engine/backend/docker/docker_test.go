@@ -118,6 +118,9 @@ injects:
     do: [{modbus_write: {from: attacker, plc: tank, register: level_sp, value: 3.9}}]
 actions:
   - {id: isolate, title: isolate, do: [{cut_conduit: {from: it, to: control}}]}
+objectives:
+  - {id: seen, points: 5, when: "writes('attacker') > 0"}
+  - {id: trainee, points: 5, when: "team_wrote('tank', 'level_sp')"}
 `
 
 // endpointOf finds a team's PLC endpoint in the deployment.
@@ -232,6 +235,18 @@ func TestTwoTeams(t *testing.T) {
 	}
 	if !seen {
 		t.Fatalf("team a's traffic log has no write of level_sp from %s: %+v", attackerA, rows)
+	}
+	// The rules see the attacker's Docker address as the attacker's, not
+	// as a trainee's.
+	for _, r := range rows {
+		if strings.HasPrefix(r.Source, attackerA+":") && r.Trainee {
+			t.Fatalf("the attacker's write is marked as a trainee's: %+v", r)
+		}
+	}
+	for _, tm := range x.Summary().Teams {
+		if tm.Objectives["seen"] != engine.StatusAchieved || tm.Objectives["trainee"] == engine.StatusAchieved {
+			t.Fatalf("team %s: writes('attacker') objective %s, team_wrote objective %s; want achieved and not", tm.Name, tm.Objectives["seen"], tm.Objectives["trainee"])
+		}
 	}
 
 	// Team a cuts the conduit: its attacker is blocked, team b's is not.
