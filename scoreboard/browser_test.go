@@ -42,6 +42,49 @@ func chromiumPath(t *testing.T) string {
 	return ""
 }
 
+// serveLive runs x at ×10 and serves its scoreboard on 127.0.0.1 until the
+// test ends; it returns the base URL. Register it before newBrowser:
+// cleanups run last-in first-out, so the pages close before the server.
+func serveLive(t *testing.T, ctx context.Context, x *engine.Exercise) string {
+	t.Helper()
+	srvCtx, stopServer := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	t.Cleanup(func() {
+		stopServer()
+		wg.Wait()
+	})
+	wg.Go(func() {
+		if err := x.Run(srvCtx, 10); err != nil && !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded) {
+			t.Errorf("run: %v", err)
+		}
+	})
+	srv := scoreboard.New(x, scoreboard.Options{})
+	wg.Go(func() { srv.Start(srvCtx) })
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	wg.Go(func() {
+		if err := srv.ListenAndServe(srvCtx, ln, "", ""); err != nil {
+			t.Errorf("serve: %v", err)
+		}
+	})
+	return "http://" + ln.Addr().String()
+}
+
+// newBrowser starts headless chromium (bin) with a window of w×h, in
+// English; it closes when the test ends.
+func newBrowser(t *testing.T, ctx context.Context, bin string, w, h int) context.Context {
+	t.Helper()
+	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(bin),
+		chromedp.WindowSize(w, h), chromedp.Flag("lang", "en-US"))
+	allocCtx, cancelAlloc := chromedp.NewExecAllocator(ctx, opts...)
+	t.Cleanup(cancelAlloc)
+	browser, cancelBrowser := chromedp.NewContext(allocCtx, chromedp.WithLogf(t.Logf))
+	t.Cleanup(cancelBrowser)
+	return browser
+}
+
 // jsErrors collects what the pages report as errors: uncaught exceptions,
 // console.error and console.assert calls, and browser log entries at error
 // level (failed loads, CSP violations).
@@ -135,42 +178,14 @@ func TestBrowser(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer x.Close()
+	t.Cleanup(func() { x.Close() }) // after the server stops (cleanups run last-in first-out)
 	if err := x.Start(ctx, "test"); err != nil {
 		t.Fatal(err)
 	}
 	tokens := x.Tokens()
 
-	srvCtx, stopServer := context.WithCancel(ctx)
-	var wg sync.WaitGroup
-	defer func() {
-		stopServer()
-		wg.Wait()
-	}()
-	wg.Go(func() {
-		if err := x.Run(srvCtx, 10); err != nil && !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded) {
-			t.Errorf("run: %v", err)
-		}
-	})
-	srv := scoreboard.New(x, scoreboard.Options{})
-	wg.Go(func() { srv.Start(srvCtx) })
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	wg.Go(func() {
-		if err := srv.ListenAndServe(srvCtx, ln, "", ""); err != nil {
-			t.Errorf("serve: %v", err)
-		}
-	})
-	base := "http://" + ln.Addr().String()
-
-	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(bin),
-		chromedp.WindowSize(1280, 800), chromedp.Flag("lang", "en-US"))
-	allocCtx, cancelAlloc := chromedp.NewExecAllocator(ctx, opts...)
-	defer cancelAlloc()
-	browser, cancelBrowser := chromedp.NewContext(allocCtx, chromedp.WithLogf(t.Logf))
-	defer cancelBrowser() // first: close the pages before the server goes
+	base := serveLive(t, ctx, x)
+	browser := newBrowser(t, ctx, bin, 1280, 800)
 
 	var errs jsErrors
 	// shot saves what a 1280×800 screen shows from the top of the page and,

@@ -2,12 +2,9 @@ package scoreboard_test
 
 import (
 	"context"
-	"errors"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -17,7 +14,6 @@ import (
 	"github.com/icsrange/icsrange/engine/backend/inproc"
 	"github.com/icsrange/icsrange/engine/scenario"
 	"github.com/icsrange/icsrange/plant-sim/modbus"
-	"github.com/icsrange/icsrange/scoreboard"
 )
 
 // trafficScenario has an attacker host with an address and a manual
@@ -75,7 +71,7 @@ func TestTrafficBrowser(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer x.Close()
+	t.Cleanup(func() { x.Close() }) // after the server stops (cleanups run last-in first-out)
 	if err := x.Start(ctx, "test"); err != nil {
 		t.Fatal(err)
 	}
@@ -86,36 +82,8 @@ func TestTrafficBrowser(t *testing.T) {
 	}
 	endpoint := tv.Plant[0].Modbus
 
-	srvCtx, stopServer := context.WithCancel(ctx)
-	var wg sync.WaitGroup
-	defer func() {
-		stopServer()
-		wg.Wait()
-	}()
-	wg.Go(func() {
-		if err := x.Run(srvCtx, 10); err != nil && !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded) {
-			t.Errorf("run: %v", err)
-		}
-	})
-	srv := scoreboard.New(x, scoreboard.Options{})
-	wg.Go(func() { srv.Start(srvCtx) })
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	wg.Go(func() {
-		if err := srv.ListenAndServe(srvCtx, ln, "", ""); err != nil {
-			t.Errorf("serve: %v", err)
-		}
-	})
-	base := "http://" + ln.Addr().String()
-
-	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(bin),
-		chromedp.WindowSize(1280, 900), chromedp.Flag("lang", "en-US"))
-	allocCtx, cancelAlloc := chromedp.NewExecAllocator(ctx, opts...)
-	defer cancelAlloc()
-	browser, cancelBrowser := chromedp.NewContext(allocCtx, chromedp.WithLogf(t.Logf))
-	defer cancelBrowser()
+	base := serveLive(t, ctx, x)
+	browser := newBrowser(t, ctx, bin, 1280, 900)
 
 	var errs jsErrors
 	do := func(tab context.Context, what string, steps ...chromedp.Action[chromedp.Void]) {
