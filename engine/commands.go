@@ -8,7 +8,6 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/icsrange/icsrange/engine/backend"
 	"github.com/icsrange/icsrange/engine/scenario"
 	"github.com/icsrange/icsrange/engine/store"
 )
@@ -343,12 +342,8 @@ func (x *Exercise) Broadcast(ctx context.Context, msg scenario.Text) error {
 // team's traffic log and capture show that address, and a question whose
 // answer is "10.20.1.66" means "the attacker's address".
 func (x *Exercise) checkAsScenarioAddress(team string, q *scenario.Question, answer string) bool {
-	ha, ok := x.dep.(backend.HostAddresser)
-	if !ok {
-		return false
-	}
-	for _, h := range x.sc.Spec.Plant.Hosts {
-		if h.Address != "" && h.Address != answer && ha.HostAddress(team, h.ID) == answer {
+	for _, h := range x.sc.Hosts {
+		if h.Address != "" && h.Address != answer && x.hostAddr(team, h.ID) == answer {
 			return q.Check(h.Address)
 		}
 	}

@@ -225,10 +225,7 @@ func (m *Main) backend(o runOptions) (backend.Backend, error) {
 	case "inproc":
 		return &inproc.Backend{PortBase: o.portBase}, nil
 	case "docker":
-		bar := o.bar
-		if bar == nil {
-			bar = newSpinup(m.Stdout)
-		}
+		bar := m.spinupOf(o)
 		return &docker.Backend{Expose: o.expose, Log: terraform.NewLineWriter(func(line string) {
 			bar.say("docker: " + line)
 		})}, nil
@@ -308,10 +305,7 @@ func (m *Main) create(ctx context.Context, o runOptions, be backend.Backend) (*e
 		o.data = filepath.Join("runs", sc.Spec.ID+"-"+time.Now().Format("20060102-150405"))
 	}
 	fmt.Fprintf(m.Stdout, "Provisioning %d teams × %d PLCs (%s)…\n", len(teams), len(sc.PLCs), o.backend)
-	bar := o.bar
-	if bar == nil {
-		bar = newSpinup(m.Stdout)
-	}
+	bar := m.spinupOf(o)
 	defer bar.finish()
 	return engine.New(ctx, engine.Config{Scenario: sc, ScenarioYAML: data, ScenarioPath: o.file, Teams: teams,
 		DataDir: o.data, Backend: be, BackendName: o.backend, Seed: o.seed, Progress: bar.step, TrafficCap: o.trafCap})

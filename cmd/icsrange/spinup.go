@@ -34,6 +34,15 @@ func newSpinup(w io.Writer) *spinup {
 	return s
 }
 
+// spinupOf is the run's progress display, or a new one for commands that
+// build a backend without a run (down).
+func (m *Main) spinupOf(o runOptions) *spinup {
+	if o.bar != nil {
+		return o.bar
+	}
+	return newSpinup(m.Stdout)
+}
+
 // stages in the order a container goes through them.
 var spinupStages = []string{"network created", "created", "started", "healthy"}
 
