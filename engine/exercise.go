@@ -175,7 +175,7 @@ func New(ctx context.Context, cfg Config) (*Exercise, error) {
 }
 
 func (x *Exercise) plan(id string, seed uint64, teams []string) backend.Plan {
-	return backend.Plan{ExerciseID: id, DataDir: x.dir, Seed: seed, Teams: teams, Zones: x.sc.Zones,
+	return backend.Plan{ExerciseID: id, Scenario: x.sc.Spec.ID, DataDir: x.dir, Seed: seed, Teams: teams, Zones: x.sc.Zones,
 		Conduits: x.sc.Conduits, PLCs: x.sc.PLCs, Hosts: x.sc.Hosts}
 }
 

@@ -35,12 +35,17 @@ const (
 //	GET  /v1/capture?after=N   transactions and audit entries after seq N
 //	POST /v1/attribute {"remote", "source", "note"}: who a connection really is
 //	GET  /v1/packets?after=N&max=M  captured packets after seq N (WithPackets; else 404 no_capture)
+//	GET  /v1/lease     how long ago the engine last advanced or renewed (LeaseStatus)
+//	POST /v1/lease     renew the engine's lease (an advance renews it too)
+//	DELETE /v1/lease   the engine let go
 func MgmtHandler(p *PLC, tok token.Hash, opts ...MgmtOption) http.Handler {
 	var cfg mgmtConfig
 	for _, o := range opts {
 		o(&cfg)
 	}
 	mux := http.NewServeMux()
+	lease := newLease()
+	lease.serve(mux, p)
 	mux.HandleFunc("GET /v1/packets", func(w http.ResponseWriter, r *http.Request) {
 		if cfg.packets == nil {
 			httpapi.WriteError(w, http.StatusNotFound, "no_capture", "this PLC captures no packets (start it with --capture)")
@@ -92,6 +97,7 @@ func MgmtHandler(p *PLC, tok token.Hash, opts ...MgmtOption) http.Handler {
 			return
 		}
 		p.Advance(time.Duration(req.ToMS) * time.Millisecond)
+		lease.renew()
 		var v Values
 		p.Read(&v)
 		httpapi.WriteJSON(w, http.StatusOK, v)

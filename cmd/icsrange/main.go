@@ -34,7 +34,8 @@ type command struct {
 
 func (m *Main) commands() []command {
 	return []command{
-		{"down", "remove an exercise's plants (Terraform-made ones outlive the engine)", (*Main).runDown},
+		{"ps", "list the exercises whose plants are on the Docker daemon, data dir or not", (*Main).runPs},
+		{"down", "remove an exercise's plants (--data DIR, or --exercise ID for Docker plants)", (*Main).runDown},
 		{"report", "the after-action report of an exercise (html, json, csv)", (*Main).runReport},
 		{"pcap", "a team's Modbus traffic as a pcap for Wireshark", (*Main).runPcap},
 		{"tui", "the team's terminal UI, locally or over the internet", (*Main).runTUI},

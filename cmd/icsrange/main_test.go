@@ -266,3 +266,18 @@ func TestKillAndResume(t *testing.T) {
 		t.Fatalf("ended at %v, want 45m", after.lastClock)
 	}
 }
+
+// down's usage: one of --data and --exercise, an id that can be one.
+func TestDownUsage(t *testing.T) {
+	for _, args := range [][]string{
+		{"down"},
+		{"down", "--data", t.TempDir(), "--exercise", "water-treatment-0123456789ab"},
+		{"down", "--exercise", "a b=c"},
+		{"down", "--exercise", "x", "extra"},
+		{"ps", "extra"},
+	} {
+		if _, stderr, code := run(t, args...); code != 2 || stderr == "" {
+			t.Errorf("icsrange %s: exit %d (%q), want 2 and a message", strings.Join(args, " "), code, stderr)
+		}
+	}
+}

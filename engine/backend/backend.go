@@ -14,6 +14,7 @@ import (
 // Plan is what to provision: the same plant for every team.
 type Plan struct {
 	ExerciseID string
+	Scenario   string // the scenario's id, for backends that label what they make
 	DataDir    string
 	Seed       uint64
 	Teams      []string

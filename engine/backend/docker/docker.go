@@ -29,7 +29,6 @@ import (
 	"sync"
 	"time"
 
-	cerrdefs "github.com/containerd/errdefs"
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/filters"
 	"github.com/docker/docker/api/types/mount"
@@ -49,6 +48,7 @@ import (
 // Labels on every container and network the backend makes.
 const (
 	LabelExercise = "icsrange.exercise"
+	LabelScenario = "icsrange.scenario" // the scenario's id (plants made before it have none)
 	LabelTeam     = "icsrange.team"
 	LabelRole     = "icsrange.role" // plc, host, router, network
 	LabelID       = "icsrange.id"   // PLC, host or zone id; "router"; "access"
@@ -165,19 +165,26 @@ func (b *Backend) addrs(cli *client.Client) (publish, dial string, err error) {
 			return "", "", fmt.Errorf("--expose %q: want an IP address of the Docker host: %w", b.Expose, err)
 		}
 	}
-	remote := daemonHost(cli)
-	switch {
-	case ip.IsUnspecified():
-		dial = remote
-		if dial == "" {
-			dial = "127.0.0.1"
-		}
-	case ip.IsLoopback() && remote != "" && !isLoopbackName(remote):
-		return "", "", fmt.Errorf("the Docker host %s is remote: ports published on its %s are out of the engine's reach (set the backend's Publish address)", remote, publish)
-	default:
-		dial = publish
+	if dial, err = dialHost(ip, daemonHost(cli)); err != nil {
+		return "", "", fmt.Errorf("%w (set the backend's Publish address)", err)
 	}
 	return publish, dial, nil
+}
+
+// dialHost is the address this process dials for a port Docker published
+// on ip of the Docker host; remote is the daemon's host for a tcp://
+// daemon, "" for a local socket.
+func dialHost(ip netip.Addr, remote string) (string, error) {
+	switch {
+	case ip.IsUnspecified():
+		if remote == "" {
+			return "127.0.0.1", nil
+		}
+		return remote, nil
+	case ip.IsLoopback() && remote != "" && !isLoopbackName(remote):
+		return "", fmt.Errorf("the Docker host %s is remote: ports published on its %s are out of this machine's reach", remote, ip)
+	}
+	return ip.String(), nil
 }
 
 // daemonHost is the Docker host's name for a tcp:// daemon, "" for a local
@@ -245,8 +252,10 @@ func (b *Backend) Provision(ctx context.Context, plan backend.Plan, progress fun
 		release()
 		return nil, fmt.Errorf("write mgmt token: %w", err)
 	}
-	d, err := b.provision(ctx, cli, plan, s, n, tok, dial, progress)
+	lease := newLeaser(b.workers())
+	d, err := b.provision(ctx, cli, plan, s, n, tok, dial, lease, progress)
 	if err != nil {
+		lease.close(false)
 		b.logf("provisioning failed; removing what it made")
 		if derr := destroy(context.WithoutCancel(ctx), cli, plan.ExerciseID, b.workers()); derr != nil {
 			err = fmt.Errorf("%w (and the cleanup failed too: %v; retry with icsrange down)", err, derr)
@@ -280,7 +289,7 @@ type netSpec struct {
 	subnet     netip.Prefix
 }
 
-func (b *Backend) provision(ctx context.Context, cli *client.Client, plan backend.Plan, s *saved, n names, tok, dial string, progress func(backend.Step)) (*Deployment, error) {
+func (b *Backend) provision(ctx context.Context, cli *client.Client, plan backend.Plan, s *saved, n names, tok, dial string, lease *leaser, progress func(backend.Step)) (*Deployment, error) {
 	// Subnets: a /24 per team and zone, then one for the team's access
 	// network, in sequence, skipping what any Docker network uses.
 	existing, err := cli.NetworkList(ctx, network.ListOptions{})
@@ -308,7 +317,8 @@ func (b *Backend) provision(ctx context.Context, cli *client.Client, plan backen
 			}
 		}
 	}
-	if err := tokenVolume(ctx, cli, s.Image, plan.ExerciseID, n.volume(), tok); err != nil {
+	base := planLabels(plan)
+	if err := tokenVolume(ctx, cli, s.Image, base, n.volume(), tok); err != nil {
 		return nil, err
 	}
 
@@ -355,7 +365,7 @@ func (b *Backend) provision(ctx context.Context, cli *client.Client, plan backen
 			var nwg sync.WaitGroup
 			for _, ns := range netsOf[t] {
 				nwg.Go(func() {
-					if err := docker(func() error { return createNetwork(ctx, cli, plan.ExerciseID, ns, alloc) }); err != nil {
+					if err := docker(func() error { return createNetwork(ctx, cli, base, ns, alloc) }); err != nil {
 						cancel(err)
 						return
 					}
@@ -392,7 +402,7 @@ func (b *Backend) provision(ctx context.Context, cli *client.Client, plan backen
 					var id string
 					err := docker(func() error {
 						var err error
-						if id, err = createContainer(ctx, cli, s.Image, plan.ExerciseID, s.Publish, n.volume(), c, &warnOnce, b); err != nil {
+						if id, err = createContainer(ctx, cli, s.Image, base, s.Publish, n.volume(), c, &warnOnce, b); err != nil {
 							return err
 						}
 						step(t, c.what(), "created", &created, total)
@@ -414,6 +424,7 @@ func (b *Backend) provision(ctx context.Context, cli *client.Client, plan backen
 						cancel(err)
 						return
 					}
+					lease.add(lc.mgmt)
 					step(t, c.what(), "healthy", &healthy, total)
 					mu.Lock()
 					teamUp[t]++
@@ -431,15 +442,15 @@ func (b *Backend) provision(ctx context.Context, cli *client.Client, plan backen
 		return nil, context.Cause(ctx)
 	}
 	b.logf("%d networks and %d containers up in %.1f s", nets, total, time.Since(t0).Seconds())
-	return b.assemble(plan, s, live, cli, tok)
+	return b.assemble(plan, s, live, cli, tok, lease)
 }
 
 // tokenVolume puts the token file in a volume every container mounts
 // read-only at /run/icsrange: one copy (CopyToContainer into a container
 // that is never started, which works with a remote daemon too) instead of
 // one per container, each of which would mount and unmount its rootfs.
-func tokenVolume(ctx context.Context, cli *client.Client, image, exercise, name, tok string) error {
-	labels := map[string]string{LabelExercise: exercise, LabelRole: RoleToken, LabelID: "token"}
+func tokenVolume(ctx context.Context, cli *client.Client, image string, base map[string]string, name, tok string) error {
+	labels := withLabels(base, LabelRole, RoleToken, LabelID, "token")
 	if _, err := cli.VolumeCreate(ctx, volume.CreateOptions{Name: name, Driver: "local", Labels: labels}); err != nil {
 		return fmt.Errorf("create the token volume: %w", err)
 	}
@@ -462,8 +473,8 @@ func tokenVolume(ctx context.Context, cli *client.Client, image, exercise, name,
 
 // createNetwork makes one network; when its subnet was taken meanwhile
 // (another exercise starting at the same time), it takes the next.
-func createNetwork(ctx context.Context, cli *client.Client, exercise string, ns *netSpec, alloc *allocator) error {
-	labels := map[string]string{LabelExercise: exercise, LabelTeam: ns.team, LabelRole: RoleNetwork}
+func createNetwork(ctx context.Context, cli *client.Client, base map[string]string, ns *netSpec, alloc *allocator) error {
+	labels := withLabels(base, LabelTeam, ns.team, LabelRole, RoleNetwork)
 	opts := map[string]string{
 		// No NAT to the outside: nothing in a plant needs the internet.
 		"com.docker.network.bridge.enable_ip_masquerade": "false",
@@ -621,8 +632,8 @@ func teamSpecs(plan backend.Plan, t string, tn *teamNet, n names, expose string)
 	return out
 }
 
-func labelsOf(exercise string, c *ctrSpec) map[string]string {
-	l := map[string]string{LabelExercise: exercise, LabelTeam: c.team, LabelRole: c.role, LabelID: c.id}
+func labelsOf(base map[string]string, c *ctrSpec) map[string]string {
+	l := withLabels(base, LabelTeam, c.team, LabelRole, c.role, LabelID, c.id)
 	if c.zone != "" {
 		l[LabelZone] = c.zone
 	}
@@ -631,7 +642,7 @@ func labelsOf(exercise string, c *ctrSpec) map[string]string {
 
 // createContainer creates a container in its access network and joins it
 // to its zone networks (API 1.41 daemons take one network at create).
-func createContainer(ctx context.Context, cli *client.Client, image, exercise, publish, vol string, c *ctrSpec, warnOnce *sync.Map, b *Backend) (string, error) {
+func createContainer(ctx context.Context, cli *client.Client, image string, base map[string]string, publish, vol string, c *ctrSpec, warnOnce *sync.Map, b *Backend) (string, error) {
 	exposed := nat.PortSet{}
 	bindings := nat.PortMap{}
 	for _, p := range c.ports {
@@ -645,7 +656,7 @@ func createContainer(ctx context.Context, cli *client.Client, image, exercise, p
 	}
 	pids := c.pids
 	cfg := &container.Config{
-		Image: image, Cmd: c.cmd, Hostname: c.id, Labels: labelsOf(exercise, c), ExposedPorts: exposed,
+		Image: image, Cmd: c.cmd, Hostname: c.id, Labels: labelsOf(base, c), ExposedPorts: exposed,
 		StopTimeout: ptr(2),
 	}
 	hc := &container.HostConfig{
@@ -729,8 +740,9 @@ func tokenTar(tok string) ([]byte, error) {
 type ctr struct {
 	spec    *ctrSpec
 	id      string
-	ports   map[string]string // container port → host:port the engine dials
-	exposed string            // Modbus on the --expose address
+	ports   map[string]string    // container port → host:port the engine dials
+	exposed string               // Modbus on the --expose address
+	mgmt    *plantsim.MgmtClient // a PLC's management API
 }
 
 // up reads a started container's published ports and waits until it
@@ -767,6 +779,7 @@ func (b *Backend) up(ctx context.Context, cli *client.Client, c *ctr, tok, dial,
 	switch c.spec.role {
 	case RolePLC:
 		mc := plantsim.NewMgmtClient(c.ports[portMgmt], tok)
+		c.mgmt = mc
 		check = func(ctx context.Context) error {
 			if _, err := mc.Health(ctx); err != nil {
 				return err
@@ -880,7 +893,7 @@ func exposedHost(expose string) string {
 }
 
 // assemble builds the deployment over started, answering containers.
-func (b *Backend) assemble(plan backend.Plan, s *saved, live []*ctr, cli *client.Client, tok string) (*Deployment, error) {
+func (b *Backend) assemble(plan backend.Plan, s *saved, live []*ctr, cli *client.Client, tok string, lease *leaser) (*Deployment, error) {
 	h := newHosts(cli, s, tok)
 	direct := reachesAccess(plan, s)
 	byName := map[string]*ctr{}
@@ -904,7 +917,7 @@ func (b *Backend) assemble(plan backend.Plan, s *saved, live []*ctr, cli *client
 			if c.exposed != "" {
 				modbus = c.exposed
 			}
-			ep := &plants.Endpoint{Spec: p, Handle: plants.Remote(c.ports[portMgmt], tok), Modbus: modbus, Mgmt: c.ports[portMgmt]}
+			ep := &plants.Endpoint{Spec: p, Handle: c.mgmt, Modbus: modbus, Mgmt: c.ports[portMgmt]}
 			if direct {
 				ep.Engine = net.JoinHostPort(s.Teams[t].PLCs[p.ID].Access, strings.TrimSuffix(portModbus, "/tcp"))
 			}
@@ -924,7 +937,7 @@ func (b *Backend) assemble(plan backend.Plan, s *saved, live []*ctr, cli *client
 	if err != nil {
 		return nil, err
 	}
-	d := &Deployment{h: h}
+	d := &Deployment{h: h, lease: lease}
 	d.Deployment = plants.New(plan, eps, blob, d.close)
 	d.SetHosts(h)
 	return d, nil
@@ -1001,6 +1014,7 @@ func (b *Backend) Recover(ctx context.Context, plan backend.Plan, data []byte) (
 		}
 		live[i] = &ctr{spec: sp, id: c.ID}
 	}
+	lease := newLeaser(b.workers())
 	err = forEach(ctx, len(live), b.workers(), func(i int) error {
 		c := live[i]
 		if c.spec.role == RoleHost {
@@ -1014,90 +1028,25 @@ func (b *Backend) Recover(ctx context.Context, plan backend.Plan, data []byte) (
 		if err := cli.ContainerStart(ctx, c.id, container.StartOptions{}); err != nil {
 			return fmt.Errorf("start %s: %w", c.spec.name, err)
 		}
-		return b.up(ctx, cli, c, tok, dial, s.Publish, s.Expose)
+		if err := b.up(ctx, cli, c, tok, dial, s.Publish, s.Expose); err != nil {
+			return err
+		}
+		lease.add(c.mgmt)
+		return nil
 	})
 	if err != nil {
+		lease.close(false)
 		release()
 		return nil, err
 	}
-	d, err := b.assemble(plan, &s, live, cli, tok)
+	d, err := b.assemble(plan, &s, live, cli, tok, lease)
 	if err != nil {
+		lease.close(false)
 		release()
 		return nil, err
 	}
 	d.release = release
 	return d, nil
-}
-
-// Destroy removes every container, network and volume labelled with the
-// exercise.
-// It is idempotent: what is gone already is fine.
-func (b *Backend) Destroy(ctx context.Context, exerciseID string) error {
-	if exerciseID == "" {
-		return errors.New("docker: destroy needs the exercise id")
-	}
-	cli, release, err := b.connect(ctx)
-	if err != nil {
-		return err
-	}
-	defer release()
-	return destroy(ctx, cli, exerciseID, b.workers())
-}
-
-func destroy(ctx context.Context, cli *client.Client, exerciseID string, workers int) error {
-	f := filters.NewArgs(filters.Arg("label", LabelExercise+"="+exerciseID))
-	list, err := cli.ContainerList(ctx, container.ListOptions{All: true, Filters: f})
-	if err != nil {
-		return fmt.Errorf("list containers: %w", err)
-	}
-	if err := forAll(ctx, len(list), workers, func(i int) error {
-		err := cli.ContainerRemove(ctx, list[i].ID, container.RemoveOptions{Force: true, RemoveVolumes: true})
-		if err != nil && !cerrdefs.IsNotFound(err) && !strings.Contains(err.Error(), "is already in progress") {
-			return fmt.Errorf("remove container %s: %w", strings.Join(list[i].Names, ","), err)
-		}
-		return nil
-	}); err != nil {
-		return err
-	}
-	nets, err := cli.NetworkList(ctx, network.ListOptions{Filters: f})
-	if err != nil {
-		return fmt.Errorf("list networks: %w", err)
-	}
-	nerr := forAll(ctx, len(nets), workers, func(i int) error {
-		for attempt := 0; ; attempt++ {
-			err := cli.NetworkRemove(ctx, nets[i].ID)
-			if err == nil || cerrdefs.IsNotFound(err) {
-				return nil
-			}
-			// A container removed a moment ago may still hold an endpoint.
-			if attempt < 50 && strings.Contains(err.Error(), "active endpoints") {
-				select {
-				case <-ctx.Done():
-					return ctx.Err()
-				case <-time.After(100 * time.Millisecond):
-				}
-				continue
-			}
-			if strings.Contains(err.Error(), "active endpoints") {
-				// Docker 20.10 sometimes keeps an endpoint count of a
-				// network whose containers are all gone; only a daemon
-				// restart clears it.
-				return fmt.Errorf("remove network %s: %w (no container is on it: a stale endpoint in the Docker daemon, which a daemon restart clears)", nets[i].Name, err)
-			}
-			return fmt.Errorf("remove network %s: %w", nets[i].Name, err)
-		}
-	})
-	vols, err := cli.VolumeList(ctx, volume.ListOptions{Filters: f})
-	if err != nil {
-		return errors.Join(nerr, fmt.Errorf("list volumes: %w", err))
-	}
-	var verr []error
-	for _, v := range vols.Volumes {
-		if err := cli.VolumeRemove(ctx, v.Name, true); err != nil && !cerrdefs.IsNotFound(err) {
-			verr = append(verr, fmt.Errorf("remove volume %s: %w", v.Name, err))
-		}
-	}
-	return errors.Join(append([]error{nerr}, verr...)...)
 }
 
 // forAll runs fn for 0..n-1 on up to workers goroutines and returns every

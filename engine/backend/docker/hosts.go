@@ -25,6 +25,7 @@ import (
 type Deployment struct {
 	*plants.Deployment
 	h       *hosts
+	lease   *leaser
 	release func()
 }
 
@@ -34,6 +35,7 @@ func (d *Deployment) Advance(ctx context.Context, t time.Duration) error {
 	if err := d.Deployment.Advance(ctx, t); err != nil {
 		return err
 	}
+	d.lease.advancedAll()
 	return d.h.advance(ctx, t)
 }
 
@@ -68,6 +70,7 @@ func (d *Deployment) ZoneSubnet(team, zone string) string {
 }
 
 func (d *Deployment) close() error {
+	d.lease.close(true)
 	d.h.hc.CloseIdleConnections()
 	if d.release != nil {
 		d.release()
