@@ -20,7 +20,7 @@ import (
 	"github.com/icsrange/icsrange/engine/backend"
 	"github.com/icsrange/icsrange/engine/scenario"
 	"github.com/icsrange/icsrange/engine/store"
-	"github.com/icsrange/icsrange/engine/token"
+	"github.com/icsrange/icsrange/internal/token"
 )
 
 // Tick is the exercise clock's step: physics, injects and scoring advance

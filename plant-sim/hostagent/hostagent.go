@@ -10,7 +10,7 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/icsrange/icsrange/engine/token"
+	"github.com/icsrange/icsrange/internal/token"
 	"github.com/icsrange/icsrange/plant-sim/attack"
 	"github.com/icsrange/icsrange/plant-sim/internal/httpapi"
 )

@@ -42,7 +42,7 @@ import (
 
 	"github.com/icsrange/icsrange/engine/backend"
 	"github.com/icsrange/icsrange/engine/backend/plants"
-	"github.com/icsrange/icsrange/engine/token"
+	"github.com/icsrange/icsrange/internal/token"
 	"github.com/icsrange/icsrange/internal/workpool"
 	plantsim "github.com/icsrange/icsrange/plant-sim"
 	"github.com/icsrange/icsrange/plant-sim/hostagent"

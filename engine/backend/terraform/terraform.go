@@ -23,7 +23,7 @@ import (
 
 	"github.com/icsrange/icsrange/engine/backend"
 	"github.com/icsrange/icsrange/engine/backend/plants"
-	"github.com/icsrange/icsrange/engine/token"
+	"github.com/icsrange/icsrange/internal/token"
 	plantsim "github.com/icsrange/icsrange/plant-sim"
 )
 

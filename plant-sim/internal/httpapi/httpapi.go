@@ -13,7 +13,7 @@ import (
 	"net/http"
 	"strings"
 
-	"github.com/icsrange/icsrange/engine/token"
+	"github.com/icsrange/icsrange/internal/token"
 )
 
 // Auth serves next only to requests with the bearer token whose hash is
