@@ -283,7 +283,7 @@ func TestReplayEqualsLiveState(t *testing.T) {
 	x.Resume(ctx, "test")
 	step(t, x, 20*time.Minute)
 
-	replayed := NewState()
+	replayed := NewState(x.sc.Topology)
 	if err := x.store.Events(ctx, store.Filter{}, replayed.Apply); err != nil {
 		t.Fatal(err)
 	}
@@ -293,7 +293,7 @@ func TestReplayEqualsLiveState(t *testing.T) {
 	if !reflect.DeepEqual(live, replayed) {
 		t.Fatalf("replayed state differs from live state\nlive:     %+v\nreplayed: %+v", live, replayed)
 	}
-	if live.Team["a"].Cut[[2]string{"it", "control"}] != true {
+	if live.Team["a"].Net.Open("it", "control") {
 		t.Fatal("isolate did not cut the conduit in the state")
 	}
 }

@@ -20,7 +20,7 @@ import (
 	"github.com/icsrange/icsrange/engine/backend"
 	"github.com/icsrange/icsrange/engine/scenario"
 	"github.com/icsrange/icsrange/engine/store"
-	"github.com/icsrange/icsrange/engine/token"
+	"github.com/icsrange/icsrange/internal/token"
 )
 
 // Tick is the exercise clock's step: physics, injects and scoring advance
@@ -119,7 +119,7 @@ func New(ctx context.Context, cfg Config) (*Exercise, error) {
 	if err != nil {
 		return nil, err
 	}
-	x := &Exercise{sc: sc, id: id, dir: cfg.DataDir, store: st, state: NewState(), feed: newFeed(), trafficCap: cfg.TrafficCap}
+	x := &Exercise{sc: sc, id: id, dir: cfg.DataDir, store: st, state: NewState(sc.Topology), feed: newFeed(), trafficCap: cfg.TrafficCap}
 	if x.trafficCap <= 0 {
 		x.trafficCap = DefaultTrafficCap
 	}
@@ -175,8 +175,7 @@ func New(ctx context.Context, cfg Config) (*Exercise, error) {
 }
 
 func (x *Exercise) plan(id string, seed uint64, teams []string) backend.Plan {
-	return backend.Plan{ExerciseID: id, Scenario: x.sc.Spec.ID, DataDir: x.dir, Seed: seed, Teams: teams, Zones: x.sc.Zones,
-		Conduits: x.sc.Conduits, PLCs: x.sc.PLCs, Hosts: x.sc.Hosts}
+	return backend.Plan{ExerciseID: id, Scenario: x.sc.Spec.ID, DataDir: x.dir, Seed: seed, Teams: teams, Topology: x.sc.Topology}
 }
 
 func (x *Exercise) writeEndpoints() error {
@@ -230,7 +229,7 @@ func Open(ctx context.Context, dir string, b backend.Backend, loadScenario func(
 	if err := json.Unmarshal([]byte(meta["teams"]), &teams); err != nil {
 		return fail(fmt.Errorf("read teams: %w", err))
 	}
-	x := &Exercise{sc: sc, id: meta["exercise_id"], dir: dir, store: st, state: NewState(), feed: newFeed(), trafficCap: DefaultTrafficCap}
+	x := &Exercise{sc: sc, id: meta["exercise_id"], dir: dir, store: st, state: NewState(sc.Topology), feed: newFeed(), trafficCap: DefaultTrafficCap}
 	fmt.Sscan(meta["traffic_cap"], &x.trafficCap)
 	x.auth = auth{teams: map[string]token.Hash{}}
 	if x.auth.instructor, err = token.ParseHash(meta["token.instructor"]); err != nil {
@@ -259,14 +258,14 @@ func Open(ctx context.Context, dir string, b backend.Backend, loadScenario func(
 	}
 	x.dep = dep
 	x.clock = x.state.Clock
-	ckClock, plant, err := st.Checkpoint(ctx)
+	ckClock, saved, err := st.Checkpoint(ctx)
 	switch {
 	case errors.Is(err, store.ErrNoCheckpoint):
 	case err != nil:
 		dep.Close()
 		return fail(err)
 	default:
-		if err := dep.Restore(plant); err != nil {
+		if err := dep.Restore(saved); err != nil {
 			dep.Close()
 			return fail(fmt.Errorf("restore plant checkpoint: %w", err))
 		}
@@ -282,31 +281,11 @@ func Open(ctx context.Context, dir string, b backend.Backend, loadScenario func(
 		dep.Close()
 		return fail(err)
 	}
-	// Network state lives in the backend; put back what the log says. A
-	// backend comes back with every host running and connected: stop, then
-	// pause (a stopped host has no pause to put back), then disconnect. An
+	// Network state lives in the backend; put back what the log says: a
+	// backend comes back with every host running and connected. An
 	// exercise that can't have its isolation back does not go on without.
-	var redo []backend.Effect
 	for _, t := range teams {
-		ts := x.state.Team[t]
-		redo = redo[:0]
-		for _, h := range x.sc.Hosts {
-			switch {
-			case ts.HostDown[h.ID]:
-				redo = append(redo, backend.Effect{Kind: backend.KindStopHost, Host: h.ID})
-			case ts.HostPaused[h.ID]:
-				redo = append(redo, backend.Effect{Kind: backend.KindPauseHost, Host: h.ID})
-			}
-			if ts.HostOff[h.ID] {
-				redo = append(redo, backend.Effect{Kind: backend.KindDisconnectHost, Host: h.ID})
-			}
-		}
-		for _, c := range x.sc.Conduits {
-			if ts.Cut[[2]string{c.From, c.To}] {
-				redo = append(redo, backend.Effect{Kind: backend.KindCutConduit, From: c.From, To: c.To})
-			}
-		}
-		for _, e := range redo {
+		for _, e := range x.state.Team[t].Net.Restore() {
 			if _, err := dep.Do(ctx, t, e); err != nil {
 				dep.Close()
 				return fail(fmt.Errorf("team %s: put back %s: %w", t, e, err))

@@ -8,7 +8,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/icsrange/icsrange/engine/backend"
+	"github.com/icsrange/icsrange/plant-sim/plant"
+
 	"github.com/icsrange/icsrange/engine/backend/inproc"
 	"github.com/icsrange/icsrange/engine/scenario"
 	"github.com/icsrange/icsrange/engine/store"
@@ -91,7 +92,7 @@ func TestPauseAndDisconnectHosts(t *testing.T) {
 	step(t, x, time.Minute+2*time.Second)
 
 	ts := x.teamState("a")
-	if st := ts.HostStatus("hmi"); st != HostStatusPaused {
+	if st := ts.Net.Host("hmi").Status(); st != HostStatusPaused {
 		t.Fatalf("hmi is %s after the ransomware, want paused", st)
 	}
 	v, err := x.TeamView("a")
@@ -135,7 +136,7 @@ func TestPauseAndDisconnectHosts(t *testing.T) {
 		}
 	}
 
-	replayed := NewState()
+	replayed := NewState(x.sc.Topology)
 	if err := x.store.Events(ctx, store.Filter{}, replayed.Apply); err != nil {
 		t.Fatal(err)
 	}
@@ -158,9 +159,9 @@ func TestPauseAndDisconnectHosts(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer x2.Close()
-	write := func(from string) backend.Result {
+	write := func(from string) plant.Result {
 		t.Helper()
-		r, err := x2.Deployment().Do(ctx, "a", backend.Effect{Kind: backend.KindModbusWrite, From: from, PLC: "tank", Tag: "level_sp", Value: 3})
+		r, err := x2.Deployment().Do(ctx, "a", plant.Effect{Kind: plant.KindModbusWrite, From: from, PLC: "tank", Tag: "level_sp", Value: 3})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -183,35 +184,5 @@ func TestPauseAndDisconnectHosts(t *testing.T) {
 	}
 	if r := write("hmi"); r.Outcome != "ok" {
 		t.Fatalf("the resumed HMI's write: %+v", r)
-	}
-}
-
-// The host status a state gives, effect by effect: stop and start end a
-// pause, a stopped host can't be paused, the network is apart from both.
-func TestHostStatus(t *testing.T) {
-	steps := []struct {
-		kind string
-		want string
-		off  bool
-	}{
-		{backend.KindPauseHost, HostStatusPaused, false},
-		{backend.KindDisconnectHost, HostStatusPaused, true},
-		{backend.KindResumeHost, HostStatusDisconnected, true},
-		{backend.KindStopHost, HostStatusStopped, true},
-		{backend.KindPauseHost, HostStatusStopped, true},
-		{backend.KindReconnectHost, HostStatusStopped, false},
-		{backend.KindStartHost, HostStatusRunning, false},
-		{backend.KindPauseHost, HostStatusPaused, false},
-		{backend.KindStartHost, HostStatusRunning, false},
-		{backend.KindPauseHost, HostStatusPaused, false},
-		{backend.KindStopHost, HostStatusStopped, false},
-		{backend.KindStartHost, HostStatusRunning, false},
-	}
-	ts := newTeamState("a")
-	for i, s := range steps {
-		ts.applyHostEffect(backend.Effect{Kind: s.kind, Host: "h"})
-		if got := ts.HostStatus("h"); got != s.want || ts.HostOff["h"] != s.off {
-			t.Fatalf("step %d (%s): %s, disconnected %v; want %s, %v", i, s.kind, got, ts.HostOff["h"], s.want, s.off)
-		}
 	}
 }

@@ -5,7 +5,8 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/icsrange/icsrange/engine/backend"
+	"github.com/icsrange/icsrange/plant-sim/plant"
+
 	"github.com/icsrange/icsrange/engine/store"
 )
 
@@ -69,11 +70,11 @@ type (
 	}
 	// EffectData is one effect's outcome.
 	EffectData struct {
-		Source  string         `json:"source"` // inject or action
-		ID      string         `json:"id"`
-		Effect  backend.Effect `json:"effect"`
-		Outcome string         `json:"outcome"` // ok, blocked, error
-		Detail  string         `json:"detail,omitempty"`
+		Source  string       `json:"source"` // inject or action
+		ID      string       `json:"id"`
+		Effect  plant.Effect `json:"effect"`
+		Outcome string       `json:"outcome"` // ok, blocked, error
+		Detail  string       `json:"detail,omitempty"`
 	}
 	// ActionData is an action a team took.
 	ActionData struct {
@@ -139,6 +140,8 @@ type State struct {
 	Teams    []string
 	Team     map[string]*TeamState
 	LastSeq  int64
+
+	topo *plant.Topology
 }
 
 // TeamState is one team's part of the state.
@@ -150,12 +153,11 @@ type TeamState struct {
 	Answers    map[string]*AnswerState
 	Hints      map[string]time.Duration
 	Objectives map[string]*ObjectiveState
-	HostDown   map[string]bool // stopped
-	HostPaused map[string]bool // frozen: processes stopped, network up
-	HostOff    map[string]bool // disconnected from its zone network
-	Cut        map[[2]string]bool
-	Alarms     map[string]bool // "plc.tag" → active
-	Incidents  int
+	// Net is the team's plant network: its hosts' and conduits' state,
+	// as the effects that succeeded left it.
+	Net       plant.Network
+	Alarms    map[string]bool // "plc.tag" → active
+	Incidents int
 }
 
 // ActionState tracks an action.
@@ -179,57 +181,23 @@ type ObjectiveState struct {
 	Partial map[int]bool
 }
 
-// NewState is the state before any event.
-func NewState() *State { return &State{Phase: PhaseCreated, Team: map[string]*TeamState{}} }
-
-func newTeamState(name string) *TeamState {
-	return &TeamState{Name: name, Fired: map[string]time.Duration{}, Actions: map[string]*ActionState{},
-		Answers: map[string]*AnswerState{}, Hints: map[string]time.Duration{}, Objectives: map[string]*ObjectiveState{},
-		HostDown: map[string]bool{}, HostPaused: map[string]bool{}, HostOff: map[string]bool{},
-		Cut: map[[2]string]bool{}, Alarms: map[string]bool{}}
-}
-
 // Host statuses, as views show them.
 const (
-	HostStatusRunning      = "running"
-	HostStatusStopped      = "stopped"
-	HostStatusPaused       = "paused"
-	HostStatusDisconnected = "disconnected"
+	HostStatusRunning      = plant.StatusRunning
+	HostStatusStopped      = plant.StatusStopped
+	HostStatusPaused       = plant.StatusPaused
+	HostStatusDisconnected = plant.StatusDisconnected
 )
 
-// HostStatus is a host's status: stopped, paused, disconnected or running.
-// A host can be disconnected and also stopped or paused; the status names
-// the first that holds, in that order (HostOff says whether it is also
-// disconnected). Only a running host plays traffic.
-func (t *TeamState) HostStatus(id string) string {
-	switch {
-	case t.HostDown[id]:
-		return HostStatusStopped
-	case t.HostPaused[id]:
-		return HostStatusPaused
-	case t.HostOff[id]:
-		return HostStatusDisconnected
-	}
-	return HostStatusRunning
+// NewState is the state before any event, for a plant of topology t.
+func NewState(t *plant.Topology) *State {
+	return &State{Phase: PhaseCreated, Team: map[string]*TeamState{}, topo: t}
 }
 
-// applyHostEffect folds a host effect that succeeded into the team's state,
-// as the deployment applies it: stopping or starting a host ends a pause,
-// a stopped host can't be paused, and being on the network or not is
-// independent of both.
-func (t *TeamState) applyHostEffect(e backend.Effect) {
-	h := e.Host
-	switch e.Kind {
-	case backend.KindStopHost, backend.KindStartHost:
-		t.HostDown[h] = e.Kind == backend.KindStopHost
-		t.HostPaused[h] = false
-	case backend.KindPauseHost:
-		t.HostPaused[h] = !t.HostDown[h]
-	case backend.KindResumeHost:
-		t.HostPaused[h] = false
-	case backend.KindDisconnectHost, backend.KindReconnectHost:
-		t.HostOff[h] = e.Kind == backend.KindDisconnectHost
-	}
+func newTeamState(name string, topo *plant.Topology) *TeamState {
+	return &TeamState{Name: name, Fired: map[string]time.Duration{}, Actions: map[string]*ActionState{},
+		Answers: map[string]*AnswerState{}, Hints: map[string]time.Duration{}, Objectives: map[string]*ObjectiveState{},
+		Net: plant.NewNetwork(topo), Alarms: map[string]bool{}}
 }
 
 func (t *TeamState) objective(id string) *ObjectiveState {
@@ -266,7 +234,7 @@ func (s *State) Apply(e store.Event) error {
 		}
 		s.Scenario, s.Title, s.Seed, s.Teams = d.Scenario, d.Title, d.Seed, d.Teams
 		for _, n := range d.Teams {
-			s.Team[n] = newTeamState(n)
+			s.Team[n] = newTeamState(n, s.topo)
 		}
 	case EvStarted, EvResumed:
 		s.Phase = PhaseRunning
@@ -286,14 +254,8 @@ func (s *State) Apply(e store.Event) error {
 		if err := dec(&d); err != nil {
 			return err
 		}
-		if d.Outcome == "ok" {
-			switch d.Effect.Kind {
-			case backend.KindStopHost, backend.KindStartHost, backend.KindPauseHost, backend.KindResumeHost,
-				backend.KindDisconnectHost, backend.KindReconnectHost:
-				t.applyHostEffect(d.Effect)
-			case backend.KindCutConduit, backend.KindRestoreConduit:
-				t.Cut[[2]string{d.Effect.From, d.Effect.To}] = d.Effect.Kind == backend.KindCutConduit
-			}
+		if d.Outcome == plant.OK {
+			t.Net, _ = t.Net.Apply(d.Effect)
 		}
 	case EvAction:
 		var d ActionData

@@ -8,7 +8,8 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/icsrange/icsrange/engine/backend"
+	"github.com/icsrange/icsrange/plant-sim/plant"
+
 	"github.com/icsrange/icsrange/engine/backend/inproc"
 	"github.com/icsrange/icsrange/engine/scenario"
 )
@@ -140,9 +141,9 @@ func (x *Exercise) testStep(ctx context.Context, st scenario.StepSpec) error {
 	case st.Adjust != nil:
 		return x.Adjust(ctx, TestTeam, st.Adjust.Points, st.Adjust.Reason)
 	case st.ModbusWrite != nil:
-		return x.traineeWrite(ctx, backend.KindModbusWrite, st.ModbusWrite.PLC, st.ModbusWrite.Register, float64(st.ModbusWrite.Value))
+		return x.traineeWrite(ctx, plant.KindModbusWrite, st.ModbusWrite.PLC, st.ModbusWrite.Register, float64(st.ModbusWrite.Value))
 	case st.CoilWrite != nil:
-		return x.traineeWrite(ctx, backend.KindCoilWrite, st.CoilWrite.PLC, st.CoilWrite.Coil, float64(st.CoilWrite.Value))
+		return x.traineeWrite(ctx, plant.KindCoilWrite, st.CoilWrite.PLC, st.CoilWrite.Coil, float64(st.CoilWrite.Value))
 	}
 	return nil
 }
@@ -153,7 +154,7 @@ func (x *Exercise) traineeWrite(ctx context.Context, kind, plc, tag string, v fl
 	if _, name, ok := cutPrefix(tag); ok {
 		tag = name
 	}
-	res, err := x.dep.Do(ctx, TestTeam, backend.Effect{Kind: kind, PLC: plc, Tag: tag, Value: v, HasValue: true})
+	res, err := x.dep.Do(ctx, TestTeam, plant.Effect{Kind: kind, PLC: plc, Tag: tag, Value: v, HasValue: true})
 	if err != nil {
 		return err
 	}

@@ -7,6 +7,8 @@ import (
 	"math"
 	"time"
 
+	"github.com/icsrange/icsrange/plant-sim/plant"
+
 	"github.com/expr-lang/expr/vm"
 
 	"github.com/icsrange/icsrange/engine/backend"
@@ -89,10 +91,10 @@ func (x *Exercise) bindEnv(rt *teamRT) {
 	e.Hinted = func(id string) bool { _, ok := ts().Hints[id]; return ok }
 	e.Achieved = func(id string) bool { o := ts().Objectives[id]; return o != nil && o.Status == StatusAchieved }
 	e.Failed = func(id string) bool { o := ts().Objectives[id]; return o != nil && o.Status == StatusFailed }
-	e.ConduitOpen = func(from, to string) bool { return !ts().Cut[[2]string{from, to}] }
+	e.ConduitOpen = func(from, to string) bool { return ts().Net.Open(from, to) }
 	e.Writes = func(host string) int { return rt.traffic.writesFrom[x.hostAddr(rt.name, host)] }
 	e.TeamWrote = func(plc, tag string) bool { return rt.traffic.traineeWrote[plc+"."+tag] > 0 }
-	e.Reachable = func(host, plc string) bool { return x.reachable(ts(), host, plc) }
+	e.Reachable = func(host, plc string) bool { return ts().Net.Reaches(host, plc) }
 	e.Talkers = func(plc string) int { return len(rt.traffic.firstSeen[plc]) }
 }
 
@@ -181,7 +183,7 @@ func (x *Exercise) readPlant(rt *teamRT) error {
 	}
 	for i, h := range l.Hosts {
 		// Up: its processes run. A disconnected host is up, only cut off.
-		rt.env.Host[i] = !ts.HostDown[h] && !ts.HostPaused[h]
+		rt.env.Host[i] = ts.Net.Host(h).Up()
 	}
 	rt.env.Elapsed = x.clock.Seconds()
 	rt.env.Score = float64(ts.Score)
@@ -403,7 +405,7 @@ func (x *Exercise) fire(ctx context.Context, team string, in *scenario.Inject, b
 	return x.checkpoint(ctx)
 }
 
-func (x *Exercise) runEffects(ctx context.Context, team, source, id string, effects []backend.Effect) error {
+func (x *Exercise) runEffects(ctx context.Context, team, source, id string, effects []plant.Effect) error {
 	for _, e := range effects {
 		res, err := x.dep.Do(ctx, team, e)
 		d := EffectData{Source: source, ID: id, Effect: e, Outcome: res.Outcome, Detail: res.Detail}

@@ -9,7 +9,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/icsrange/icsrange/engine/backend/inproc"
+	"github.com/icsrange/icsrange/engine/backend/plants"
 	"github.com/icsrange/icsrange/engine/store"
 	plantsim "github.com/icsrange/icsrange/plant-sim"
 	"github.com/icsrange/icsrange/plant-sim/modbus"
@@ -273,7 +273,7 @@ func (x *Exercise) summarise(team, plc string, pi int, txs []plantsim.Transactio
 	}
 	for i := range txs {
 		t := &txs[i]
-		if t.Source == inproc.PingSource && t.Note == inproc.PingNote {
+		if t.Source == plants.PingSource && t.Note == plants.PingNote {
 			continue // the engine's own readiness check is not exercise traffic
 		}
 		src := store.HostOf(t.Source)
@@ -350,7 +350,7 @@ func summariseAudit(team, plc string, entries []plantsim.AuditEntry) []*store.Au
 	var order []key
 	var out []*store.AuditRow
 	for _, a := range entries {
-		if a.Source == inproc.PingSource {
+		if a.Source == plants.PingSource {
 			continue // the engine's readiness check
 		}
 		k := key{a.Kind, a.Source}
@@ -404,41 +404,6 @@ func writtenTags(m *plantsim.Model, t *plantsim.Transaction) []string {
 		}
 	}
 	return out
-}
-
-// reachable says whether a scenario host can reach a PLC's zone on port
-// 502 through the team's open conduits, as the backend decides.
-func (x *Exercise) reachable(ts *TeamState, host, plc string) bool {
-	var from, to string
-	for _, h := range x.sc.Hosts {
-		if h.ID == host {
-			from = h.Zone
-		}
-	}
-	for _, p := range x.sc.PLCs {
-		if p.ID == plc {
-			to = p.Zone
-		}
-	}
-	if from == "" || to == "" || ts.HostStatus(host) != HostStatusRunning {
-		return false
-	}
-	seen := map[string]bool{from: true}
-	queue := []string{from}
-	for len(queue) > 0 {
-		z := queue[0]
-		queue = queue[1:]
-		if z == to {
-			return true
-		}
-		for _, c := range x.sc.Conduits {
-			if c.From == z && !seen[c.To] && !ts.Cut[[2]string{c.From, c.To}] && c.Allows(502) {
-				seen[c.To] = true
-				queue = append(queue, c.To)
-			}
-		}
-	}
-	return false
 }
 
 // restoreTraffic rebuilds a resumed exercise's traffic bookkeeping from the

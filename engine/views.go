@@ -8,6 +8,7 @@ import (
 
 	"github.com/icsrange/icsrange/engine/scenario"
 	plantsim "github.com/icsrange/icsrange/plant-sim"
+	"github.com/icsrange/icsrange/plant-sim/plant"
 )
 
 // Summary is an at-a-glance view of the exercise: what a projector or the
@@ -302,7 +303,7 @@ func (x *Exercise) TeamView(team string) (TeamView, error) {
 		if h.Role != "hmi" || !hmiUp {
 			continue
 		}
-		if st := ts.HostStatus(h.ID); st != HostStatusRunning {
+		if st := ts.Net.Host(h.ID).Status(); st != plant.StatusRunning {
 			hmiUp, hmiStatus = false, st
 		}
 	}
@@ -506,20 +507,19 @@ func (x *Exercise) InstructorView() (InstructorView, error) {
 			it.PLCs = append(it.PLCs, pt)
 		}
 		for _, h := range x.sc.Hosts {
-			if ts.HostDown[h.ID] {
+			s := ts.Net.Host(h.ID)
+			if s.Down {
 				it.HostsDown = append(it.HostsDown, h.ID)
 			}
-			if ts.HostPaused[h.ID] {
+			if s.Paused {
 				it.HostsPaused = append(it.HostsPaused, h.ID)
 			}
-			if ts.HostOff[h.ID] {
+			if s.Off {
 				it.HostsDisconnected = append(it.HostsDisconnected, h.ID)
 			}
 		}
-		for c, cut := range ts.Cut {
-			if cut {
-				it.Cut = append(it.Cut, c[0]+"→"+c[1])
-			}
+		for _, c := range ts.Net.Cut() {
+			it.Cut = append(it.Cut, c[0]+"→"+c[1])
 		}
 		sort.Strings(it.HostsDown)
 		sort.Strings(it.HostsPaused)

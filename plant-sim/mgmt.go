@@ -8,7 +8,7 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/icsrange/icsrange/engine/token"
+	"github.com/icsrange/icsrange/internal/token"
 	"github.com/icsrange/icsrange/plant-sim/capture"
 	"github.com/icsrange/icsrange/plant-sim/internal/httpapi"
 )

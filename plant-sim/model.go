@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"hash/crc32"
 	"sort"
+	"strings"
 )
 
 // Process is one physical process and the control logic of the PLC that runs
@@ -60,6 +61,58 @@ func (m *Model) Layout() *Layout { return m.layout }
 func (m *Model) Tag(name string) (int, bool) {
 	i, ok := m.index[name]
 	return i, ok
+}
+
+// TagOf resolves a tag reference as scenarios write it, "level_sp" or
+// "hr:level_sp", to the name of a tag in one of tables; the error says what
+// the model has instead.
+func (m *Model) TagOf(name string, tables ...Table) (string, error) {
+	if pre, rest, ok := strings.Cut(name, ":"); ok {
+		match := false
+		for _, t := range tables {
+			if t.Prefix() == pre {
+				match = true
+			}
+		}
+		if !match {
+			return "", fmt.Errorf("prefix %q does not fit here (want %s)", pre, tableNames(tables))
+		}
+		name = rest
+	}
+	i, ok := m.Tag(name)
+	if !ok {
+		var names []string
+		for _, t := range m.Tags {
+			for _, tb := range tables {
+				if t.Table == tb {
+					names = append(names, t.Name)
+				}
+			}
+		}
+		return "", fmt.Errorf("model %s has no %s tag %q (have %s)", m.Name, tableNames(tables), name, strings.Join(names, ", "))
+	}
+	for _, tb := range tables {
+		if m.Tags[i].Table == tb {
+			return name, nil
+		}
+	}
+	return "", fmt.Errorf("tag %s is %s, not %s", name, article(m.Tags[i].Table.String()), article(tableNames(tables)))
+}
+
+func tableNames(ts []Table) string {
+	var s []string
+	for _, t := range ts {
+		s = append(s, t.String())
+	}
+	return strings.Join(s, " or ")
+}
+
+// article puts "a" or "an" before a noun.
+func article(s string) string {
+	if s != "" && strings.ContainsRune("aeiouAEIOU", rune(s[0])) {
+		return "an " + s
+	}
+	return "a " + s
 }
 
 // Program returns the index of a named logic program.

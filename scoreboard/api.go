@@ -52,7 +52,7 @@ func (s *Server) events(ctx context.Context, scope engine.Scope, after int64, li
 	last := after
 	// Fold from the start so each event carries its team's score after
 	// it, as live updates do.
-	st := engine.NewState()
+	st := engine.NewState(s.x.Scenario().Topology)
 	err := s.x.Store().Events(ctx, store.Filter{Team: f.Team}, func(e store.Event) error {
 		if err := st.Apply(e); err != nil {
 			return err

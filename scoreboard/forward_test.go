@@ -573,7 +573,12 @@ func TestForwardingOff(t *testing.T) {
 	if _, err := mc.ReadInputRegisters(1, 0, 4); err != nil {
 		t.Fatal(err)
 	}
-	cb, _ := f.tunnel("b", "basin")
+	cb, mcb := f.tunnel("b", "basin")
+	// A request through it: the tunnel is up at the scoreboard, not only
+	// dialled.
+	if _, err := mcb.ReadInputRegisters(2, 0, 4); err != nil {
+		t.Fatal(err)
+	}
 	st, v := f.post("/api/control/forwarding-off", f.tok.Instructor)
 	if st != 200 || v["forwarding"] != false || v["closed"] != float64(2) {
 		t.Fatalf("forwarding-off: %d %v", st, v)

@@ -14,7 +14,7 @@ import (
 
 	"github.com/icsrange/icsrange/engine"
 	"github.com/icsrange/icsrange/engine/store"
-	"github.com/icsrange/icsrange/engine/token"
+	"github.com/icsrange/icsrange/internal/token"
 )
 
 const (

@@ -9,7 +9,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/icsrange/icsrange/engine/token"
+	"github.com/icsrange/icsrange/internal/token"
 	"github.com/icsrange/icsrange/plant-sim/attack"
 	"github.com/icsrange/icsrange/plant-sim/hostagent"
 	"github.com/icsrange/icsrange/plant-sim/netsetup"

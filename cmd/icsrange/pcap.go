@@ -10,10 +10,11 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/icsrange/icsrange/plant-sim/plant"
+
 	"golang.org/x/term"
 
 	"github.com/icsrange/icsrange/engine"
-	"github.com/icsrange/icsrange/engine/backend"
 	"github.com/icsrange/icsrange/engine/pcap"
 	"github.com/icsrange/icsrange/engine/scenario"
 	"github.com/icsrange/icsrange/engine/store"
@@ -66,7 +67,7 @@ func (m *Main) runPcap(ctx context.Context, args []string) error {
 		fmt.Fprintf(m.Stderr, "icsrange pcap: the exercise's scenario does not load (%v); PLCs get generic addresses\n", scErr)
 		sc = nil
 	}
-	if sc != nil && *plc != "" && !slices.ContainsFunc(sc.PLCs, func(p backend.PLC) bool { return p.ID == *plc }) {
+	if sc != nil && *plc != "" && !slices.ContainsFunc(sc.PLCs, func(p plant.PLC) bool { return p.ID == *plc }) {
 		return fmt.Errorf("no PLC %q in this exercise", *plc)
 	}
 	// The real packets, where the PLCs captured them (Docker); else frames

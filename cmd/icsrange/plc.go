@@ -15,7 +15,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/icsrange/icsrange/engine/token"
+	"github.com/icsrange/icsrange/internal/token"
 	plantsim "github.com/icsrange/icsrange/plant-sim"
 	"github.com/icsrange/icsrange/plant-sim/capture"
 	"github.com/icsrange/icsrange/plant-sim/netsetup"

@@ -10,7 +10,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/icsrange/icsrange/engine/token"
+	"github.com/icsrange/icsrange/internal/token"
 	"github.com/icsrange/icsrange/plant-sim/netsetup"
 	"github.com/icsrange/icsrange/plant-sim/router"
 )

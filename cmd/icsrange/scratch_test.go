@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/icsrange/icsrange/engine/backend/inproc"
+	"github.com/icsrange/icsrange/engine/backend/plants"
 )
 
 // The static binary runs in a FROM scratch image: no libc, no shell, no
@@ -72,5 +72,5 @@ func TestStaticBinaryRunsFromScratch(t *testing.T) {
 func pingModbus(addr string) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
-	return inproc.Ping(ctx, addr, 1, nil)
+	return plants.Ping(ctx, addr, 1, nil)
 }

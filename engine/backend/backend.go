@@ -9,6 +9,7 @@ import (
 
 	plantsim "github.com/icsrange/icsrange/plant-sim"
 	"github.com/icsrange/icsrange/plant-sim/capture"
+	"github.com/icsrange/icsrange/plant-sim/plant"
 )
 
 // Plan is what to provision: the same plant for every team.
@@ -18,48 +19,7 @@ type Plan struct {
 	DataDir    string
 	Seed       uint64
 	Teams      []string
-	Zones      []string
-	Conduits   []Conduit
-	PLCs       []PLC
-	Hosts      []Host
-}
-
-// Conduit is an allowed flow between zones; no ports means any port.
-type Conduit struct {
-	From, To string
-	Ports    []int
-}
-
-// Allows reports whether the conduit passes a TCP port.
-func (c Conduit) Allows(port int) bool {
-	if len(c.Ports) == 0 {
-		return true
-	}
-	for _, p := range c.Ports {
-		if p == port {
-			return true
-		}
-	}
-	return false
-}
-
-// PLC is one PLC of the plant.
-type PLC struct {
-	ID     string
-	Model  string
-	Zone   string
-	Params plantsim.Params
-	UnitID byte
-	Scan   time.Duration
-	Noise  float64
-}
-
-// Host is a non-PLC host.
-type Host struct {
-	ID      string
-	Role    string
-	Zone    string
-	Address string
+	*plant.Topology
 }
 
 // Step is provisioning progress.
@@ -108,7 +68,7 @@ type Deployment interface {
 	// Read fills v with one PLC's current values.
 	Read(team, plc string, v *plantsim.Values) error
 	// Do applies an effect to a team's plant and says what happened.
-	Do(ctx context.Context, team string, e Effect) (Result, error)
+	Do(ctx context.Context, team string, e plant.Effect) (plant.Result, error)
 	// Snapshot saves plant state for a later Restore (resume after a crash).
 	Snapshot() ([]byte, error)
 	// Restore loads plant state saved by Snapshot.
@@ -143,11 +103,4 @@ type PacketSource interface {
 	// Packets returns up to max of a PLC's captured packets after seq
 	// (max 0: the PLC's default page).
 	Packets(ctx context.Context, team, plc string, after uint64, max int) (capture.Page, error)
-}
-
-// Result says what an effect did, for the event log and the debrief.
-type Result struct {
-	// Outcome is "ok", or "blocked" when the network stopped it.
-	Outcome string `json:"outcome"`
-	Detail  string `json:"detail,omitempty"`
 }

@@ -183,7 +183,7 @@ func Build(ctx context.Context, st *store.Store) (*Report, error) {
 		r.Injects = append(r.Injects, Inject{ID: in.ID, Name: nameOr(in.Title, in.ID), Trigger: in.Trigger.String(), Tags: in.Tags})
 	}
 
-	state := engine.NewState()
+	state := engine.NewState(sc.Topology)
 	teams := map[string]*Team{}
 	series := map[string]*ScoreSeries{}
 	var last time.Duration

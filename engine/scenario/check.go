@@ -8,7 +8,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/icsrange/icsrange/engine/backend"
+	"github.com/icsrange/icsrange/plant-sim/plant"
+
 	plantsim "github.com/icsrange/icsrange/plant-sim"
 )
 
@@ -118,6 +119,13 @@ func (l *loader) rule(rc *ruleCompiler, path, src string, asBool bool) *Rule {
 func (l *loader) checkPlant(s *Spec, sc *Scenario) map[string]map[string]bool {
 	ids := map[string]map[string]bool{"zone": {}, "plc": {}, "host": {}, "conduit": {}}
 	p := s.Plant
+	var (
+		zones    []string
+		conduits []plant.Conduit
+		plcs     []plant.PLC
+		hosts    []plant.Host
+	)
+	defer func() { sc.Topology = plant.NewTopology(zones, conduits, plcs, hosts) }()
 	_, havePlant := l.pos["plant"]
 	if len(p.Zones) == 0 && havePlant && l.decoded("plant") {
 		l.at("plant", "plant needs at least one zone")
@@ -131,7 +139,7 @@ func (l *loader) checkPlant(s *Spec, sc *Scenario) map[string]map[string]bool {
 			l.at(path+".id", "duplicate zone %q", z.ID)
 		}
 		ids["zone"][z.ID] = true
-		sc.Zones = append(sc.Zones, z.ID)
+		zones = append(zones, z.ID)
 	}
 	seenConduit := map[[2]string]bool{}
 	for i, c := range p.Conduits {
@@ -155,7 +163,7 @@ func (l *loader) checkPlant(s *Spec, sc *Scenario) map[string]map[string]bool {
 				l.at(fmt.Sprintf("%s.ports[%d]", path, j), "port %d is outside 1..65535", port)
 			}
 		}
-		sc.Conduits = append(sc.Conduits, backend.Conduit{From: c.From, To: c.To, Ports: c.Ports})
+		conduits = append(conduits, plant.Conduit{From: c.From, To: c.To, Ports: c.Ports})
 	}
 	if len(p.PLCs) == 0 && havePlant && l.decoded("plant") {
 		l.at("plant", "plant needs at least one PLC")
@@ -208,11 +216,11 @@ func (l *loader) checkPlant(s *Spec, sc *Scenario) map[string]map[string]bool {
 		if pl.UnitID > 0 && pl.UnitID <= 247 {
 			unit = byte(pl.UnitID)
 		}
-		sc.PLCs = append(sc.PLCs, backend.PLC{ID: pl.ID, Model: pl.Model, Zone: pl.Zone, Params: plantsim.Params(pl.Params),
+		plcs = append(plcs, plant.PLC{ID: pl.ID, Model: pl.Model, Zone: pl.Zone, Params: plantsim.Params(pl.Params),
 			UnitID: unit, Scan: pl.Scan.D(), Noise: noise})
 	}
 	zoneIndex := map[string]int{}
-	for i, z := range sc.Zones {
+	for i, z := range zones {
 		zoneIndex[z] = i
 	}
 	used := map[string]bool{}
@@ -254,7 +262,7 @@ func (l *loader) checkPlant(s *Spec, sc *Scenario) map[string]map[string]bool {
 			}
 			used[addr] = true
 		}
-		sc.Hosts = append(sc.Hosts, backend.Host{ID: h.ID, Role: h.Role, Zone: h.Zone, Address: addr})
+		hosts = append(hosts, plant.Host{ID: h.ID, Role: h.Role, Zone: h.Zone, Address: addr})
 	}
 	return ids
 }
@@ -578,7 +586,7 @@ func (l *loader) traineeWrite(sc *Scenario, path string, w *TraineeWrite, table 
 	if table == plantsim.Coil {
 		name, field = w.Coil, "coil"
 	}
-	if _, err := tagOf(plc, name, table); err != nil {
+	if _, err := plc.TagOf(name, table); err != nil {
 		l.at(path+"."+field, "%v", err)
 	}
 }
@@ -591,48 +599,6 @@ func (l *loader) plcModel(sc *Scenario, id string) (*plantsim.Model, bool) {
 		}
 	}
 	return nil, false
-}
-
-// tagOf resolves "level_sp" or "hr:level_sp" to a tag of the given table.
-func tagOf(m *plantsim.Model, name string, tables ...plantsim.Table) (string, error) {
-	if pre, rest, ok := strings.Cut(name, ":"); ok {
-		match := false
-		for _, t := range tables {
-			if t.Prefix() == pre {
-				match = true
-			}
-		}
-		if !match {
-			return "", fmt.Errorf("prefix %q does not fit here (want %s)", pre, prefixes(tables))
-		}
-		name = rest
-	}
-	i, ok := m.Tag(name)
-	if !ok {
-		var names []string
-		for _, t := range m.Tags {
-			for _, tb := range tables {
-				if t.Table == tb {
-					names = append(names, t.Name)
-				}
-			}
-		}
-		return "", fmt.Errorf("model %s has no %s tag %q (have %s)", m.Name, prefixes(tables), name, strings.Join(names, ", "))
-	}
-	for _, tb := range tables {
-		if m.Tags[i].Table == tb {
-			return name, nil
-		}
-	}
-	return "", fmt.Errorf("tag %s is %s, not %s", name, article(m.Tags[i].Table.String()), article(prefixes(tables)))
-}
-
-func prefixes(ts []plantsim.Table) string {
-	var s []string
-	for _, t := range ts {
-		s = append(s, t.String())
-	}
-	return strings.Join(s, " or ")
 }
 
 // article puts "a" or "an" before a noun.

@@ -10,6 +10,7 @@ import (
 	"github.com/goccy/go-yaml/ast"
 	"github.com/goccy/go-yaml/parser"
 	"github.com/goccy/go-yaml/token"
+	"github.com/icsrange/icsrange/plant-sim/plant"
 )
 
 // The decoder walks goccy/go-yaml's AST into the spec types itself rather
@@ -431,13 +432,13 @@ func (l *loader) decodeEffect(n ast.Node, e *EffectSpec, path string) bool {
 	}
 	kv := m.Values[0]
 	kindName := kv.Key.String()
-	kind, known := effectKinds[kindName]
+	kind, known := plant.Lookup(kindName)
 	if !known {
 		l.addAt(kv.Key, "unknown effect %q (one of %s)", kindName, strings.Join(EffectKinds(), ", "))
 		return false
 	}
 	e.Kind = kindName
-	fieldsOf := strings.Join(append(append([]string(nil), kind.required...), kind.optional...), ", ")
+	fieldsOf := strings.Join(append(kind.Required(), kind.Optional()...), ", ")
 	args, isMap := l.resolve(kv.Value).(*ast.MappingNode)
 	if !isMap {
 		l.addAt(kv.Value, "effect %s takes a map of fields: %s", kindName, fieldsOf)
@@ -446,7 +447,7 @@ func (l *loader) decodeEffect(n ast.Node, e *EffectSpec, path string) bool {
 	base := path + "." + kindName
 	l.record(args, base)
 	allowed := map[string]bool{}
-	for _, f := range append(append([]string(nil), kind.required...), kind.optional...) {
+	for _, f := range append(kind.Required(), kind.Optional()...) {
 		allowed[f] = true
 	}
 	fields, _ := yamlFieldInfo(reflect.TypeOf(EffectArgs{}))
@@ -472,7 +473,7 @@ func (l *loader) decodeEffect(n ast.Node, e *EffectSpec, path string) bool {
 			good = false
 		}
 	}
-	for _, f := range kind.required {
+	for _, f := range kind.Required() {
 		if !present[f] {
 			l.addAt(kv.Key, "effect %s needs %s", kindName, f)
 			good = false

@@ -13,9 +13,10 @@ import (
 	"testing"
 	"unicode/utf8"
 
+	"github.com/icsrange/icsrange/plant-sim/plant"
+
 	"github.com/expr-lang/expr"
 
-	"github.com/icsrange/icsrange/engine/backend"
 	plantsim "github.com/icsrange/icsrange/plant-sim"
 )
 
@@ -271,9 +272,9 @@ type summary struct {
 	Teams      [2]int             `json:"teams"`
 	MaxPoints  int                `json:"max_points"`
 	Zones      []string           `json:"zones"`
-	Conduits   []backend.Conduit  `json:"conduits,omitempty"`
+	Conduits   []plant.Conduit    `json:"conduits,omitempty"`
 	PLCs       []plcSummary       `json:"plcs"`
-	Hosts      []backend.Host     `json:"hosts,omitempty"`
+	Hosts      []plant.Host       `json:"hosts,omitempty"`
 	Layout     layoutSummary      `json:"layout"`
 	Injects    []injectSummary    `json:"injects,omitempty"`
 	Actions    []actionSummary    `json:"actions,omitempty"`
@@ -309,26 +310,26 @@ type ruleSummary struct {
 }
 
 type injectSummary struct {
-	ID      string           `json:"id"`
-	Index   int              `json:"index"`
-	Title   Text             `json:"title,omitzero"`
-	Say     Text             `json:"say,omitzero"`
-	Tags    []string         `json:"tags,omitempty"`
-	Trigger string           `json:"trigger"`
-	At      string           `json:"at,omitempty"`
-	After   string           `json:"after,omitempty"`
-	Delay   string           `json:"delay,omitempty"`
-	When    *ruleSummary     `json:"when,omitempty"`
-	Effects []backend.Effect `json:"effects,omitempty"`
+	ID      string         `json:"id"`
+	Index   int            `json:"index"`
+	Title   Text           `json:"title,omitzero"`
+	Say     Text           `json:"say,omitzero"`
+	Tags    []string       `json:"tags,omitempty"`
+	Trigger string         `json:"trigger"`
+	At      string         `json:"at,omitempty"`
+	After   string         `json:"after,omitempty"`
+	Delay   string         `json:"delay,omitempty"`
+	When    *ruleSummary   `json:"when,omitempty"`
+	Effects []plant.Effect `json:"effects,omitempty"`
 }
 
 type actionSummary struct {
-	ID          string           `json:"id"`
-	Title       Text             `json:"title"`
-	Description Text             `json:"description,omitzero"`
-	Effects     []backend.Effect `json:"effects"`
-	Cooldown    string           `json:"cooldown"`
-	Cost        int              `json:"cost"`
+	ID          string         `json:"id"`
+	Title       Text           `json:"title"`
+	Description Text           `json:"description,omitzero"`
+	Effects     []plant.Effect `json:"effects"`
+	Cooldown    string         `json:"cooldown"`
+	Cost        int            `json:"cost"`
 }
 
 type questionSummary struct {

@@ -6,7 +6,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/icsrange/icsrange/engine/backend"
+	"github.com/icsrange/icsrange/plant-sim/plant"
 )
 
 // Scenario is a loaded, checked and compiled scenario, ready to run.
@@ -16,10 +16,8 @@ type Scenario struct {
 	MinTeams int
 	MaxTeams int
 
-	Zones    []string
-	Conduits []backend.Conduit
-	PLCs     []backend.PLC
-	Hosts    []backend.Host
+	// Topology is the plant every team gets: zones, conduits, PLCs, hosts.
+	*plant.Topology
 
 	Injects    []*Inject
 	Actions    []*Action
@@ -59,7 +57,7 @@ type Inject struct {
 	After   string        // TriggerAfter
 	Delay   time.Duration // TriggerAfter
 	When    *Rule         // TriggerWhen
-	Effects []backend.Effect
+	Effects []plant.Effect
 	Index   int
 }
 
@@ -76,7 +74,7 @@ type Action struct {
 	ID          string
 	Title       Text
 	Description Text
-	Effects     []backend.Effect
+	Effects     []plant.Effect
 	Cooldown    time.Duration // 0 = once only
 	Cost        int
 }

@@ -4,12 +4,13 @@
 package hostagent
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
 	"time"
 
-	"github.com/icsrange/icsrange/engine/token"
+	"github.com/icsrange/icsrange/internal/token"
 	"github.com/icsrange/icsrange/plant-sim/attack"
 	"github.com/icsrange/icsrange/plant-sim/internal/httpapi"
 )
@@ -23,6 +24,13 @@ type AttackRequest struct {
 	Value   int      `json:"value,omitempty"`  // raw uint16 (write); 0 or 1 (coil)
 	ForMS   int64    `json:"for_ms,omitempty"` // flood duration; default 60000
 	Slots   int      `json:"slots,omitempty"`  // flood connections per target; default 64
+}
+
+// RequestOf is the request that plays s.
+func RequestOf(s attack.Spec) AttackRequest {
+	unit := int(s.Unit)
+	return AttackRequest{Kind: string(s.Kind), Targets: s.Targets, Unit: &unit, Addr: int(s.Addr), Value: int(s.Value),
+		ForMS: s.For.Milliseconds(), Slots: s.Slots}
 }
 
 // Spec checks the request and turns it into an attack.
@@ -104,4 +112,40 @@ func Handler(id string, r *attack.Runner, tok token.Hash) http.Handler {
 		httpapi.WriteJSON(w, http.StatusOK, map[string]any{"ok": true, "stopped": n})
 	})
 	return httpapi.Auth("icsrange-host", tok, mux)
+}
+
+// Client is the engine's side of a host agent's API.
+type Client struct{ c httpapi.Client }
+
+// NewClient returns a client for the agent at addr (host:port); hc may be
+// shared between clients.
+func NewClient(addr, tok string, hc *http.Client) *Client {
+	return &Client{c: httpapi.Client{Addr: addr, Token: tok, HTTP: hc}}
+}
+
+// Addr is the agent's address.
+func (c *Client) Addr() string { return c.c.Addr }
+
+// Health asks whether the agent is up.
+func (c *Client) Health(ctx context.Context) (Health, error) {
+	var h Health
+	if err := c.c.Do(ctx, http.MethodGet, "/v1/health", nil, &h); err != nil {
+		return h, err
+	}
+	if !h.OK {
+		return h, errors.New("health: not ok")
+	}
+	return h, nil
+}
+
+// Attack has the agent play s from its host.
+func (c *Client) Attack(ctx context.Context, s attack.Spec) (attack.Result, error) {
+	var res attack.Result
+	err := c.c.Do(ctx, http.MethodPost, "/v1/attack", RequestOf(s), &res)
+	return res, err
+}
+
+// StopAll ends every flood the agent plays.
+func (c *Client) StopAll(ctx context.Context) error {
+	return c.c.Do(ctx, http.MethodDelete, "/v1/attacks", nil, nil)
 }

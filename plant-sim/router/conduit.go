@@ -15,6 +15,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/icsrange/icsrange/plant-sim/plant"
 )
 
 // Conduit is a scenario conduit between two zones' networks: new TCP
@@ -287,88 +289,25 @@ func Render(conduits []Conduit, opt Options) []Rule {
 	return rules
 }
 
-// pset is a set of TCP ports; any is every port.
-type pset struct {
-	any   bool
-	ports []uint16 // sorted, when !any
-}
-
-func setOf(ports []uint16) pset { return pset{any: ports == nil, ports: ports} }
-
-func (p pset) empty() bool { return !p.any && len(p.ports) == 0 }
-
-func (p pset) intersect(q pset) pset {
-	switch {
-	case p.any:
-		return q
-	case q.any:
-		return p
-	}
-	var out []uint16
-	for _, x := range p.ports {
-		if _, ok := slices.BinarySearch(q.ports, x); ok {
-			out = append(out, x)
-		}
-	}
-	return pset{ports: out}
-}
-
-func (p pset) union(q pset) pset {
-	if p.any || q.any {
-		return pset{any: true}
-	}
-	out := slices.Concat(p.ports, q.ports)
-	slices.Sort(out)
-	return pset{ports: slices.Compact(out)}
-}
-
-func (p pset) equal(q pset) bool { return p.any == q.any && slices.Equal(p.ports, q.ports) }
-
-// Closure is the open conduits' transitive closure: a conduit from every
-// network to every other it reaches along chains of open conduits, on the
-// ports every hop of some chain passes (the engine's reachability, port by
-// port). Networks keep the order they first appear in.
+// Closure is the open conduits' transitive closure (plant.Closure over
+// the zones' networks): a conduit from every network to every other it
+// reaches along chains of open conduits, on the ports every hop of some
+// chain passes — the engine's reachability, port by port. Networks keep
+// the order they first appear in.
 func Closure(conduits []Conduit) []Conduit {
-	var nets []netip.Prefix
-	idx := map[netip.Prefix]int{}
+	var links []plant.Link[netip.Prefix]
 	for _, c := range conduits {
-		for _, p := range []netip.Prefix{c.From, c.To} {
-			if _, ok := idx[p]; !ok {
-				idx[p] = len(nets)
-				nets = append(nets, p)
-			}
+		if c.Open {
+			links = append(links, plant.Link[netip.Prefix]{From: c.From, To: c.To, Ports: plant.PortsOf(c.Ports)})
 		}
 	}
 	var out []Conduit
-	for s := range nets {
-		reach := make([]pset, len(nets))
-		reach[s] = pset{any: true}
-		for changed := true; changed; {
-			changed = false
-			for _, c := range conduits {
-				if !c.Open {
-					continue
-				}
-				from, to := idx[c.From], idx[c.To]
-				if to == s || reach[from].empty() {
-					continue
-				}
-				next := reach[to].union(reach[from].intersect(setOf(c.Ports)))
-				if !next.equal(reach[to]) {
-					reach[to], changed = next, true
-				}
-			}
+	for _, l := range plant.Closure(links) {
+		c := Conduit{From: l.From, To: l.To, Open: true}
+		if !l.Ports.Any {
+			c.Ports = l.Ports.List
 		}
-		for z, ps := range reach {
-			if z == s || ps.empty() {
-				continue
-			}
-			var ports []uint16
-			if !ps.any {
-				ports = ps.ports
-			}
-			out = append(out, Conduit{From: nets[s], To: nets[z], Ports: ports, Open: true})
-		}
+		out = append(out, c)
 	}
 	return out
 }

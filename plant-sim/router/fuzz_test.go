@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/icsrange/icsrange/engine/token"
+	"github.com/icsrange/icsrange/internal/token"
 	"github.com/icsrange/icsrange/plant-sim/router"
 )
 

@@ -1,6 +1,7 @@
 package router
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -8,7 +9,7 @@ import (
 	"slices"
 	"sync"
 
-	"github.com/icsrange/icsrange/engine/token"
+	"github.com/icsrange/icsrange/internal/token"
 	"github.com/icsrange/icsrange/plant-sim/internal/httpapi"
 )
 
@@ -113,6 +114,14 @@ func stateOf(cs []Conduit) State {
 
 const maxBody = 4 << 10
 
+// SetRequest is the body of POST /v1/conduits: open or cut the conduit
+// between two zones' networks.
+type SetRequest struct {
+	From string `json:"from"` // CIDR
+	To   string `json:"to"`   // CIDR
+	Open *bool  `json:"open"`
+}
+
 // Handler serves the router's management API behind the bearer token whose
 // hash is tok:
 //
@@ -133,11 +142,7 @@ func Handler(r *Router, tok token.Hash) http.Handler {
 		httpapi.WriteJSON(w, http.StatusOK, map[string]any{"table": "inet " + Table, "rules": out})
 	})
 	mux.HandleFunc("POST /v1/conduits", func(w http.ResponseWriter, req *http.Request) {
-		var body struct {
-			From string `json:"from"`
-			To   string `json:"to"`
-			Open *bool  `json:"open"`
-		}
+		var body SetRequest
 		if !httpapi.DecodeBody(w, req, &body, maxBody) {
 			return
 		}
@@ -163,4 +168,32 @@ func Handler(r *Router, tok token.Hash) http.Handler {
 		httpapi.WriteJSON(w, http.StatusOK, stateOf(cs))
 	})
 	return httpapi.Auth("icsrange-router", tok, mux)
+}
+
+// Client is the engine's side of a router's management API.
+type Client struct{ c httpapi.Client }
+
+// NewClient returns a client for the router at addr (host:port); hc may
+// be shared between clients.
+func NewClient(addr, tok string, hc *http.Client) *Client {
+	return &Client{c: httpapi.Client{Addr: addr, Token: tok, HTTP: hc}}
+}
+
+// Health asks the router for its conduits' state.
+func (c *Client) Health(ctx context.Context) (State, error) {
+	var s State
+	if err := c.c.Do(ctx, http.MethodGet, "/v1/health", nil, &s); err != nil {
+		return s, err
+	}
+	if !s.OK {
+		return s, errors.New("health: not ok")
+	}
+	return s, nil
+}
+
+// Set opens or cuts the conduit between two networks (CIDRs).
+func (c *Client) Set(ctx context.Context, from, to string, open bool) (State, error) {
+	var s State
+	err := c.c.Do(ctx, http.MethodPost, "/v1/conduits", SetRequest{From: from, To: to, Open: &open}, &s)
+	return s, err
 }

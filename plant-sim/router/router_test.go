@@ -9,7 +9,7 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/icsrange/icsrange/engine/token"
+	"github.com/icsrange/icsrange/internal/token"
 	"github.com/icsrange/icsrange/plant-sim/internal/httpapi/apitest"
 	"github.com/icsrange/icsrange/plant-sim/router"
 )

@@ -7,6 +7,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/icsrange/icsrange/internal/workpool"
+	"github.com/icsrange/icsrange/plant-sim/plant"
+
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/filters"
 	"github.com/docker/docker/client"
@@ -17,15 +20,16 @@ import (
 // benchPlan is teams × plcs water tanks in a control zone, an attacker in
 // an IT zone and a conduit between them.
 func benchPlan(id string, teams, plcs int) backend.Plan {
-	p := backend.Plan{ExerciseID: id, Seed: 1, Zones: []string{"it", "control"},
-		Conduits: []backend.Conduit{{From: "it", To: "control", Ports: []int{502}}},
-		Hosts:    []backend.Host{{ID: "attacker", Role: "attacker", Zone: "it", Address: "10.20.1.66"}}}
+	p := backend.Plan{ExerciseID: id, Seed: 1}
 	for i := range teams {
 		p.Teams = append(p.Teams, fmt.Sprintf("team-%d", i+1))
 	}
+	var tanks []plant.PLC
 	for i := range plcs {
-		p.PLCs = append(p.PLCs, backend.PLC{ID: fmt.Sprintf("tank%d", i+1), Model: "water-tank", Zone: "control", UnitID: 1, Noise: 1})
+		tanks = append(tanks, plant.PLC{ID: fmt.Sprintf("tank%d", i+1), Model: "water-tank", Zone: "control", UnitID: 1, Noise: 1})
 	}
+	p.Topology = plant.NewTopology([]string{"it", "control"}, []plant.Conduit{{From: "it", To: "control", Ports: []int{502}}},
+		tanks, []plant.Host{{ID: "attacker", Role: "attacker", Zone: "it", Address: "10.20.1.66"}})
 	return p
 }
 
@@ -96,7 +100,7 @@ func BenchmarkBareContainers120(b *testing.B) {
 		id := fmt.Sprintf("bare-%d-%d", time.Now().UnixNano()%1e6, i)
 		b.Cleanup(func() { destroy(context.Background(), cli, id, be.workers()) })
 		start := time.Now()
-		err := forEach(ctx, 120, be.workers(), func(n int) error {
+		err := workpool.Each(ctx, 120, be.workers(), func(n int) error {
 			c, err := cli.ContainerCreate(ctx, &container.Config{Image: image, Labels: map[string]string{LabelExercise: id},
 				Cmd: []string{"plc", "--model", "water-tank", "--listen", "0.0.0.0:5020", "--mgmt", "127.0.0.1:9020"}},
 				&container.HostConfig{}, nil, nil, fmt.Sprintf("icsr-%s-%d", id, n))

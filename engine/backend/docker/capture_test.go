@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/icsrange/icsrange/engine"
-	"github.com/icsrange/icsrange/engine/backend/plants"
 	"github.com/icsrange/icsrange/engine/scenario"
 	"github.com/icsrange/icsrange/engine/store"
 	"github.com/icsrange/icsrange/internal/testtool"
@@ -57,11 +56,11 @@ func TestCapturedPackets(t *testing.T) {
 
 	// The attacker writes level_sp across the router; a
 	// trainee's tool reads through the port published for the engine.
-	res, err := d.Hosts().Attack(ctx, "a", write(2.5), []*plants.Endpoint{endpointOf(t, d, "a", "tank")})
+	res, err := d.Do(ctx, "a", write(2.5))
 	if err != nil || res.Outcome != "ok" {
 		t.Fatalf("attack: %+v %v", res, err)
 	}
-	ep := endpointOf(t, d, "a", "tank")
+	ep, _ := d.Endpoint("a", "tank")
 	c, err := modbus.Dial(ctx, ep.Modbus)
 	if err != nil {
 		t.Fatal(err)

@@ -18,6 +18,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"net/netip"
 	"net/url"
 	"os"
@@ -39,10 +40,13 @@ import (
 	"github.com/docker/go-connections/nat"
 
 	"github.com/icsrange/icsrange/engine/backend"
-	"github.com/icsrange/icsrange/engine/backend/inproc"
 	"github.com/icsrange/icsrange/engine/backend/plants"
-	"github.com/icsrange/icsrange/engine/token"
+	"github.com/icsrange/icsrange/internal/token"
+	"github.com/icsrange/icsrange/internal/workpool"
 	plantsim "github.com/icsrange/icsrange/plant-sim"
+	"github.com/icsrange/icsrange/plant-sim/hostagent"
+	"github.com/icsrange/icsrange/plant-sim/plant"
+	"github.com/icsrange/icsrange/plant-sim/router"
 )
 
 // Labels on every container and network the backend makes.
@@ -597,7 +601,7 @@ func teamSpecs(plan backend.Plan, t string, tn *teamNet, n names, expose string)
 		cmd := []string{"plc", "--id", p.ID, "--model", p.Model, "--listen", "0.0.0.0:502",
 			"--mgmt", nd.Access + ":9020", "--unit-id", strconv.Itoa(int(unit)), "--scan", scan.String(),
 			"--noise", strconv.FormatFloat(p.Noise, 'g', -1, 64),
-			"--seed", strconv.FormatUint(inproc.SeedFor(plan.Seed, t, p.ID), 10),
+			"--seed", strconv.FormatUint(plants.SeedFor(plan.Seed, t, p.ID), 10),
 			"--token-file", TokenPath, "--clock", "engine",
 			// The real packets, captured at the PLC's own interfaces: every
 			// Modbus packet to it crosses them, intra-zone ones too.
@@ -787,12 +791,18 @@ func (b *Backend) up(ctx context.Context, cli *client.Client, c *ctr, tok, dial,
 			return probeModbus(ctx, c.ports[portModbus])
 		}
 	case RoleHost:
-		check = func(ctx context.Context) error { return health(ctx, c.ports[portAgent], tok) }
+		ac := hostagent.NewClient(c.ports[portAgent], tok, healthClient)
+		check = func(ctx context.Context) error { _, err := ac.Health(ctx); return err }
 	case RoleRouter:
-		check = func(ctx context.Context) error { return health(ctx, c.ports[portRouter], tok) }
+		rc := router.NewClient(c.ports[portRouter], tok, healthClient)
+		check = func(ctx context.Context) error { _, err := rc.Health(ctx); return err }
 	}
 	return waitUp(ctx, cli, c, check, b.readyTimeout())
 }
+
+// healthClient is what readiness checks ask with: a short timeout, since
+// they are retried.
+var healthClient = &http.Client{Timeout: 3 * time.Second}
 
 // waitUp polls check until it passes, the container exits or time runs out.
 func waitUp(ctx context.Context, cli *client.Client, c *ctr, check func(context.Context) error, timeout time.Duration) error {
@@ -907,7 +917,7 @@ func (b *Backend) assemble(plan backend.Plan, s *saved, live []*ctr, cli *client
 		if r == nil {
 			return nil, fmt.Errorf("team %s has no router container", t)
 		}
-		tr.router = r.ports[portRouter]
+		tr.router = router.NewClient(r.ports[portRouter], tok, h.hc)
 		for _, p := range plan.PLCs {
 			c := byName[t+"/"+RolePLC+"/"+p.ID]
 			if c == nil {
@@ -921,15 +931,15 @@ func (b *Backend) assemble(plan backend.Plan, s *saved, live []*ctr, cli *client
 			if direct {
 				ep.Engine = net.JoinHostPort(s.Teams[t].PLCs[p.ID].Access, strings.TrimSuffix(portModbus, "/tcp"))
 			}
+			ep.Plant = net.JoinHostPort(s.Teams[t].PLCs[p.ID].IP, strconv.Itoa(plant.ModbusPort))
 			eps[t] = append(eps[t], ep)
-			h.zoneAddr[ep] = s.Teams[t].PLCs[p.ID].IP
 		}
 		for _, ho := range plan.Hosts {
 			c := byName[t+"/"+RoleHost+"/"+ho.ID]
 			if c == nil {
 				return nil, fmt.Errorf("team %s has no container for host %s", t, ho.ID)
 			}
-			tr.hosts[ho.ID] = &hostRT{container: c.id, agent: c.ports[portAgent], up: true}
+			tr.hosts[ho.ID] = &hostRT{container: c.id, agent: hostagent.NewClient(c.ports[portAgent], tok, h.hc), up: true}
 		}
 		h.teams[t] = tr
 	}
@@ -939,7 +949,8 @@ func (b *Backend) assemble(plan backend.Plan, s *saved, live []*ctr, cli *client
 	}
 	d := &Deployment{h: h, lease: lease}
 	d.Deployment = plants.New(plan, eps, blob, d.close)
-	d.SetHosts(h)
+	d.SetAttacker(h)
+	d.SetNetwork(h)
 	return d, nil
 }
 
@@ -1015,7 +1026,7 @@ func (b *Backend) Recover(ctx context.Context, plan backend.Plan, data []byte) (
 		live[i] = &ctr{spec: sp, id: c.ID}
 	}
 	lease := newLeaser(b.workers())
-	err = forEach(ctx, len(live), b.workers(), func(i int) error {
+	err = workpool.Each(ctx, len(live), b.workers(), func(i int) error {
 		c := live[i]
 		if c.spec.role == RoleHost {
 			// Paused or disconnected by the exercise: back as it was made
@@ -1047,62 +1058,4 @@ func (b *Backend) Recover(ctx context.Context, plan backend.Plan, data []byte) (
 	}
 	d.release = release
 	return d, nil
-}
-
-// forAll runs fn for 0..n-1 on up to workers goroutines and returns every
-// error.
-func forAll(ctx context.Context, n, workers int, fn func(int) error) error {
-	var mu sync.Mutex
-	var errs []error
-	forEach(ctx, n, workers, func(i int) error {
-		if err := fn(i); err != nil {
-			mu.Lock()
-			errs = append(errs, err)
-			mu.Unlock()
-		}
-		return nil
-	})
-	if len(errs) == 0 {
-		return ctx.Err()
-	}
-	return errors.Join(errs...)
-}
-
-// forEach runs fn for 0..n-1 on up to workers goroutines; it stops handing
-// out work at the first error and returns it.
-func forEach(parent context.Context, n, workers int, fn func(int) error) error {
-	ctx, cancel := context.WithCancel(parent)
-	defer cancel()
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	var first error
-	next := make(chan int)
-	for range min(n, workers) {
-		wg.Go(func() {
-			for i := range next {
-				if err := fn(i); err != nil {
-					mu.Lock()
-					if first == nil {
-						first = err
-						cancel()
-					}
-					mu.Unlock()
-				}
-			}
-		})
-	}
-loop:
-	for i := range n {
-		select {
-		case next <- i:
-		case <-ctx.Done():
-			break loop
-		}
-	}
-	close(next)
-	wg.Wait()
-	if first != nil {
-		return first
-	}
-	return parent.Err()
 }

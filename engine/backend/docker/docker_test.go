@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"net"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -11,6 +12,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/icsrange/icsrange/plant-sim/attack"
+	"github.com/icsrange/icsrange/plant-sim/plant"
 
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/filters"
@@ -20,7 +24,6 @@ import (
 
 	"github.com/icsrange/icsrange/engine"
 	"github.com/icsrange/icsrange/engine/backend"
-	"github.com/icsrange/icsrange/engine/backend/plants"
 	"github.com/icsrange/icsrange/engine/scenario"
 	"github.com/icsrange/icsrange/engine/store"
 	plantsim "github.com/icsrange/icsrange/plant-sim"
@@ -124,20 +127,17 @@ objectives:
 `
 
 // endpointOf finds a team's PLC endpoint in the deployment.
-func endpointOf(tb testing.TB, d *Deployment, team, plc string) *plants.Endpoint {
-	tb.Helper()
-	ip := d.PLCAddress(team, plc)
-	for ep, a := range d.h.zoneAddr {
-		if a == ip && ep.Spec.ID == plc {
-			return ep
-		}
-	}
-	tb.Fatalf("no endpoint for team %s plc %s", team, plc)
-	return nil
+// attackFrom has a team's attacker write level_sp at the tank of team
+// target, straight through its agent: where the real network lets it.
+func attackFrom(ctx context.Context, d *Deployment, team, target string, v float64) (attack.Result, error) {
+	m, _ := plantsim.LookupModel("water-tank")
+	i, _ := m.Tag("level_sp")
+	return d.h.Attack(ctx, team, "attacker", attack.Spec{Kind: attack.Write, Unit: 1, Addr: uint16(m.Layout().Addr[i]),
+		Value: m.Tags[i].Scale(v), Targets: []string{net.JoinHostPort(d.PLCAddress(target, "tank"), "502")}})
 }
 
-func write(value float64) backend.Effect {
-	return backend.Effect{Kind: backend.KindModbusWrite, From: "attacker", PLC: "tank", Tag: "level_sp", Value: value}
+func write(value float64) plant.Effect {
+	return plant.Effect{Kind: plant.KindModbusWrite, From: "attacker", PLC: "tank", Tag: "level_sp", Value: value}
 }
 
 // Two teams' plants in containers: host traffic crosses the zone networks
@@ -199,12 +199,12 @@ func TestTwoTeams(t *testing.T) {
 
 	// Team a's attacker can't reach team b's PLC: no route, and Docker
 	// isolates the teams' networks.
-	res, err := d.Hosts().Attack(ctx, "a", write(1), []*plants.Endpoint{endpointOf(t, d, "b", "tank")})
+	ares, err := attackFrom(ctx, d, "a", "b", 1)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.Outcome != "blocked" {
-		t.Fatalf("team a's attacker reached team b's PLC: %+v", res)
+	if ares.Outcome != "blocked" {
+		t.Fatalf("team a's attacker reached team b's PLC: %+v", ares)
 	}
 
 	// The inject at 1m writes team a's setpoint from team a's attacker.
@@ -253,30 +253,32 @@ func TestTwoTeams(t *testing.T) {
 	if _, err := x.Act(ctx, "a", "isolate"); err != nil {
 		t.Fatal(err)
 	}
-	res, err = d.Hosts().Attack(ctx, "a", write(2), []*plants.Endpoint{endpointOf(t, d, "a", "tank")})
+	// The real network blocks it, not the deployment: its agent's
+	// connection goes nowhere.
+	res, err := d.Do(ctx, "a", write(2))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if res.Outcome != "blocked" {
 		t.Fatalf("after the cut, team a's attacker still reaches its PLC: %+v", res)
 	}
-	res, err = d.Hosts().Attack(ctx, "b", write(2), []*plants.Endpoint{endpointOf(t, d, "b", "tank")})
+	res, err = d.Do(ctx, "b", write(2))
 	if err != nil || res.Outcome != "ok" {
 		t.Fatalf("team b's conduit is open, want ok: %+v %v", res, err)
 	}
 
 	// A stopped host plays nothing; started again, it does.
-	if err := d.Hosts().SetHost(ctx, "b", "attacker", false); err != nil {
+	if _, err := d.Do(ctx, "b", plant.Effect{Kind: plant.KindStopHost, Host: "attacker"}); err != nil {
 		t.Fatal(err)
 	}
-	res, err = d.Hosts().Attack(ctx, "b", write(2.2), []*plants.Endpoint{endpointOf(t, d, "b", "tank")})
-	if err != nil || res.Outcome != "blocked" || res.Detail != "host attacker is stopped" {
+	res, err = d.Do(ctx, "b", write(2.2))
+	if err != nil || res.Outcome != "blocked" || res.Detail != "blocked: host attacker is stopped" {
 		t.Fatalf("attack from a stopped host: %+v %v", res, err)
 	}
-	if err := d.Hosts().SetHost(ctx, "b", "attacker", true); err != nil {
+	if _, err := d.Do(ctx, "b", plant.Effect{Kind: plant.KindStartHost, Host: "attacker"}); err != nil {
 		t.Fatal(err)
 	}
-	res, err = d.Hosts().Attack(ctx, "b", write(2.4), []*plants.Endpoint{endpointOf(t, d, "b", "tank")})
+	res, err = d.Do(ctx, "b", write(2.4))
 	if err != nil || res.Outcome != "ok" {
 		t.Fatalf("attack from the restarted host: %+v %v", res, err)
 	}

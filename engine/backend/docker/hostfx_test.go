@@ -5,10 +5,12 @@ import (
 	"fmt"
 	"math"
 	"net"
-	"net/http"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/icsrange/icsrange/plant-sim/attack"
+	"github.com/icsrange/icsrange/plant-sim/plant"
 
 	"github.com/docker/docker/client"
 
@@ -33,10 +35,10 @@ func newHostFX(t *testing.T) *hostFX {
 	needDocker(t)
 	ctx := context.Background()
 	id := fmt.Sprintf("hostfx-%d", time.Now().UnixNano()%1e9)
-	plan := backend.Plan{ExerciseID: id, DataDir: t.TempDir(), Seed: 1, Teams: []string{"a"}, Zones: []string{"it", "control"},
-		Conduits: []backend.Conduit{{From: "it", To: "control", Ports: []int{502}}},
-		PLCs:     []backend.PLC{{ID: "tank", Model: "water-tank", Zone: "control", UnitID: 1}},
-		Hosts:    []backend.Host{{ID: "attacker", Role: "attacker", Zone: "it", Address: "10.20.1.66"}}}
+	plan := backend.Plan{ExerciseID: id, DataDir: t.TempDir(), Seed: 1, Teams: []string{"a"}, Topology: plant.NewTopology([]string{"it", "control"},
+		[]plant.Conduit{{From: "it", To: "control", Ports: []int{502}}},
+		[]plant.PLC{{ID: "tank", Model: "water-tank", Zone: "control", UnitID: 1}},
+		[]plant.Host{{ID: "attacker", Role: "attacker", Zone: "it", Address: "10.20.1.66"}})}
 	be := &Backend{Binary: testBinary, Log: testLog{t}}
 	t.Cleanup(func() {
 		if err := be.Destroy(context.Background(), id); err != nil {
@@ -55,7 +57,7 @@ func newHostFX(t *testing.T) *hostFX {
 // do applies an effect through the deployment, as the engine does.
 func (f *hostFX) do(kind string) {
 	f.t.Helper()
-	res, err := f.d.Do(f.ctx, "a", backend.Effect{Kind: kind, Host: "attacker"})
+	res, err := f.d.Do(f.ctx, "a", plant.Effect{Kind: kind, Host: "attacker"})
 	if err != nil || res.Outcome != "ok" {
 		f.t.Fatalf("%s attacker: %+v %v", kind, res, err)
 	}
@@ -64,7 +66,7 @@ func (f *hostFX) do(kind string) {
 // write writes level_sp from the attacker through the deployment; it
 // says how the attack ended, how long it took and the setpoint after a
 // scan.
-func (f *hostFX) write(v float64) (backend.Result, time.Duration, float64) {
+func (f *hostFX) write(v float64) (plant.Result, time.Duration, float64) {
 	f.t.Helper()
 	start := time.Now()
 	res, err := f.d.Do(f.ctx, "a", write(v))
@@ -99,7 +101,7 @@ func (f *hostFX) wantLands(v float64) {
 func (f *hostFX) wantBlocked(v float64, detail string) {
 	f.t.Helper()
 	res, took, sp := f.write(v)
-	if res.Outcome != "blocked" || res.Detail != detail || math.Abs(sp-v) < 0.01 {
+	if res.Outcome != "blocked" || res.Detail != "blocked: "+detail || math.Abs(sp-v) < 0.01 {
 		f.t.Fatalf("write %g from the attacker: %+v, level_sp %g; want blocked, %q", v, res, sp, detail)
 	}
 	if took > time.Second {
@@ -134,14 +136,12 @@ func (f *hostFX) wantState(running, paused, onZone bool) {
 
 // probe has the attacker's agent scan the PLC, whatever the deployment
 // thinks of the host: the network's own answer.
-func (f *hostFX) probe(timeout time.Duration) (backend.Result, error) {
+func (f *hostFX) probe(timeout time.Duration) (plant.Result, error) {
 	hr := f.d.h.teams["a"].hosts["attacker"]
 	ctx, cancel := context.WithTimeout(f.ctx, timeout)
 	defer cancel()
-	req := attackRequest{Kind: "scan", Unit: 1, Targets: []string{net.JoinHostPort(f.d.PLCAddress("a", "tank"), "502")}}
-	var res backend.Result
-	err := f.d.h.call(ctx, hr.agent, http.MethodPost, "/v1/attack", req, &res)
-	return res, err
+	res, err := hr.agent.Attack(ctx, attack.Spec{Kind: attack.Scan, Unit: 1, Targets: []string{net.JoinHostPort(f.d.PLCAddress("a", "tank"), "502")}})
+	return plant.Result{Outcome: res.Outcome, Detail: res.Detail}, err
 }
 
 // Pause freezes the host for real and its attacks are blocked at once,
@@ -151,34 +151,34 @@ func TestPauseHost(t *testing.T) {
 	f := newHostFX(t)
 	f.wantLands(3.0)
 
-	f.do(backend.KindPauseHost)
+	f.do(plant.KindPauseHost)
 	f.wantState(true, true, true)
 	if _, err := f.probe(2 * time.Second); err == nil {
 		t.Fatal("the paused host's agent answered: it is not frozen")
 	}
 	f.wantBlocked(3.1, "host attacker is paused")
-	f.do(backend.KindResumeHost)
+	f.do(plant.KindResumeHost)
 	f.wantState(true, false, true)
 	f.wantLands(3.2)
 
 	// docker stop on a paused container (Docker thaws it to signal it).
-	f.do(backend.KindPauseHost)
-	f.do(backend.KindStopHost)
+	f.do(plant.KindPauseHost)
+	f.do(plant.KindStopHost)
 	f.wantState(false, false, true)
 	f.wantBlocked(3.3, "host attacker is stopped")
-	f.do(backend.KindStartHost)
+	f.do(plant.KindStartHost)
 	f.wantLands(3.4)
 
 	// start_host on a paused host resumes it.
-	f.do(backend.KindPauseHost)
-	f.do(backend.KindStartHost)
+	f.do(plant.KindPauseHost)
+	f.do(plant.KindStartHost)
 	f.wantState(true, false, true)
 	f.wantLands(3.5)
 
 	// Back to back, faster than the daemon records each change.
 	for range 3 {
-		f.do(backend.KindPauseHost)
-		f.do(backend.KindResumeHost)
+		f.do(plant.KindPauseHost)
+		f.do(plant.KindResumeHost)
 	}
 	f.wantLands(3.6)
 }
@@ -191,14 +191,14 @@ func TestDisconnectHost(t *testing.T) {
 	addr := f.d.HostAddress("a", "attacker")
 	f.wantLands(3.0)
 
-	f.do(backend.KindDisconnectHost)
+	f.do(plant.KindDisconnectHost)
 	f.wantState(true, false, false)
 	if res, err := f.probe(10 * time.Second); err != nil || res.Outcome != "blocked" {
 		t.Fatalf("the disconnected host's own scan: %+v %v; want blocked by the network", res, err)
 	}
 	f.wantBlocked(3.1, "host attacker is disconnected")
 
-	f.do(backend.KindReconnectHost)
+	f.do(plant.KindReconnectHost)
 	f.wantState(true, false, true)
 	if got := f.d.HostAddress("a", "attacker"); got != addr {
 		t.Fatalf("the reconnected host is at %s, was %s", got, addr)
@@ -214,31 +214,31 @@ func TestDisconnectHost(t *testing.T) {
 	f.wantLands(3.2)
 
 	// Reconnected while paused: the routes go back when it resumes.
-	f.do(backend.KindDisconnectHost)
-	f.do(backend.KindPauseHost)
-	f.do(backend.KindReconnectHost)
+	f.do(plant.KindDisconnectHost)
+	f.do(plant.KindPauseHost)
+	f.do(plant.KindReconnectHost)
 	f.wantState(true, true, true)
-	f.do(backend.KindResumeHost)
+	f.do(plant.KindResumeHost)
 	f.wantLands(3.3)
 
 	// Disconnected while stopped: it starts (adding its routes on its zone
 	// network), then leaves.
-	f.do(backend.KindStopHost)
-	f.do(backend.KindDisconnectHost)
-	f.do(backend.KindStartHost)
+	f.do(plant.KindStopHost)
+	f.do(plant.KindDisconnectHost)
+	f.do(plant.KindStartHost)
 	f.wantState(true, false, false)
 	f.wantBlocked(3.4, "host attacker is disconnected")
-	f.do(backend.KindReconnectHost)
+	f.do(plant.KindReconnectHost)
 	f.wantLands(3.5)
 
 	// Disconnected while paused: its frozen agent is not asked to stop
 	// anything.
-	f.do(backend.KindPauseHost)
-	f.do(backend.KindDisconnectHost)
+	f.do(plant.KindPauseHost)
+	f.do(plant.KindDisconnectHost)
 	f.wantState(true, true, false)
-	f.do(backend.KindResumeHost)
+	f.do(plant.KindResumeHost)
 	f.wantBlocked(3.6, "host attacker is disconnected")
-	f.do(backend.KindReconnectHost)
+	f.do(plant.KindReconnectHost)
 	f.wantLands(3.7)
 }
 
@@ -247,8 +247,8 @@ func TestDisconnectHost(t *testing.T) {
 // with its routes.
 func TestResetHost(t *testing.T) {
 	f := newHostFX(t)
-	f.do(backend.KindDisconnectHost)
-	f.do(backend.KindPauseHost)
+	f.do(plant.KindDisconnectHost)
+	f.do(plant.KindPauseHost)
 	f.wantState(true, true, false)
 	var spec *ctrSpec
 	for _, c := range teamSpecs(f.plan, "a", f.d.h.teams["a"].net, newNames(f.plan.ExerciseID), "") {
@@ -270,8 +270,8 @@ func TestResetHost(t *testing.T) {
 // not start) and the engine's replay pauses it again.
 func TestRecoverPausedHost(t *testing.T) {
 	f := newHostFX(t)
-	f.do(backend.KindDisconnectHost)
-	f.do(backend.KindPauseHost)
+	f.do(plant.KindDisconnectHost)
+	f.do(plant.KindPauseHost)
 	saved := f.d.Saved()
 	if err := f.d.Close(); err != nil {
 		t.Fatal(err)
@@ -286,7 +286,7 @@ func TestRecoverPausedHost(t *testing.T) {
 	f.cli = f.d.h.cli
 	f.wantState(true, false, true)
 	f.wantLands(3.1)
-	f.do(backend.KindPauseHost)
+	f.do(plant.KindPauseHost)
 	f.wantState(true, true, true)
 	f.wantBlocked(3.3, "host attacker is paused")
 }

@@ -6,6 +6,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/icsrange/icsrange/internal/workpool"
 	plantsim "github.com/icsrange/icsrange/plant-sim"
 )
 
@@ -85,7 +86,7 @@ func (l *leaser) run(ctx context.Context) {
 // the lease only says whether the engine lives.
 func (l *leaser) each(ctx context.Context, fn func(*plantsim.MgmtClient, context.Context) error) {
 	plcs := l.all()
-	forAll(ctx, len(plcs), l.workers, func(i int) error {
+	workpool.All(ctx, len(plcs), l.workers, func(i int) error {
 		cctx, cancel := context.WithTimeout(ctx, leaseCall)
 		defer cancel()
 		fn(plcs[i], cctx)

@@ -20,6 +20,7 @@ import (
 	"github.com/docker/docker/api/types/volume"
 	"github.com/docker/docker/client"
 
+	"github.com/icsrange/icsrange/internal/workpool"
 	plantsim "github.com/icsrange/icsrange/plant-sim"
 )
 
@@ -87,7 +88,7 @@ func (b *Backend) List(ctx context.Context) ([]Exercise, error) {
 	for _, c := range cs {
 		byID[c.Labels[LabelExercise]] = append(byID[c.Labels[LabelExercise]], c)
 	}
-	forAll(ctx, len(out), b.workers(), func(i int) error {
+	workpool.All(ctx, len(out), b.workers(), func(i int) error {
 		out[i].Engine = engineOf(ctx, cli, byID[out[i].ID])
 		return nil
 	})

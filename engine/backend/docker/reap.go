@@ -15,6 +15,7 @@ import (
 	"github.com/docker/docker/api/types/network"
 	"github.com/docker/docker/api/types/volume"
 	"github.com/docker/docker/client"
+	"github.com/icsrange/icsrange/internal/workpool"
 )
 
 // Destroy removes every container, network and volume labelled with the
@@ -114,7 +115,7 @@ func reap(ctx context.Context, cli *client.Client, exerciseID string, workers in
 		return r, fmt.Errorf("list containers: %w", err)
 	}
 	var removed atomic.Int64
-	if err := forAll(ctx, len(list), workers, func(i int) error {
+	if err := workpool.All(ctx, len(list), workers, func(i int) error {
 		err := cli.ContainerRemove(ctx, list[i].ID, container.RemoveOptions{Force: true, RemoveVolumes: true})
 		if err != nil && !cerrdefs.IsNotFound(err) && !strings.Contains(err.Error(), "is already in progress") {
 			return fmt.Errorf("remove container %s: %w", strings.Join(list[i].Names, ","), err)
@@ -131,7 +132,7 @@ func reap(ctx context.Context, cli *client.Client, exerciseID string, workers in
 		return r, fmt.Errorf("list networks: %w", err)
 	}
 	removed.Store(0)
-	nerr := forAll(ctx, len(nets), workers, func(i int) error {
+	nerr := workpool.All(ctx, len(nets), workers, func(i int) error {
 		for attempt := 0; ; attempt++ {
 			err := cli.NetworkRemove(ctx, nets[i].ID)
 			if err == nil || cerrdefs.IsNotFound(err) {

@@ -7,7 +7,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"hash/fnv"
 	"net"
 	"sync"
 	"time"
@@ -15,7 +14,6 @@ import (
 	"github.com/icsrange/icsrange/engine/backend"
 	"github.com/icsrange/icsrange/engine/backend/plants"
 	plantsim "github.com/icsrange/icsrange/plant-sim"
-	"github.com/icsrange/icsrange/plant-sim/modbus"
 )
 
 // Backend provisions in-process plants.
@@ -97,7 +95,7 @@ func (b *Backend) start(ctx context.Context, plan backend.Plan, addrs map[string
 				return nil, err
 			}
 			p, err := plantsim.New(plantsim.Config{ID: spec.ID, Model: spec.Model, Params: spec.Params,
-				Seed: SeedFor(plan.Seed, name, spec.ID), Noise: spec.Noise, Scan: spec.Scan, UnitID: spec.UnitID})
+				Seed: plants.SeedFor(plan.Seed, name, spec.ID), Noise: spec.Noise, Scan: spec.Scan, UnitID: spec.UnitID})
 			if err != nil {
 				closeAll()
 				return nil, fmt.Errorf("team %s plc %s: %w", name, spec.ID, err)
@@ -117,8 +115,8 @@ func (b *Backend) start(ctx context.Context, plan backend.Plan, addrs map[string
 			servers = append(servers, srv)
 			wg.Go(func() { srv.Serve(ln) })
 			step(name, "plc "+spec.ID, "started", done+1)
-			if err := Ping(ctx, ln.Addr().String(), spec.UnitID, func(local string) error {
-				p.Attribute(local, PingSource, PingNote)
+			if err := plants.Ping(ctx, ln.Addr().String(), spec.UnitID, func(local string) error {
+				p.Attribute(local, plants.PingSource, plants.PingNote)
 				return nil
 			}); err != nil {
 				closeAll()
@@ -152,39 +150,4 @@ func (l local) Capture(_ context.Context, after uint64) (plantsim.Capture, error
 func (l local) Attribute(_ context.Context, remote, source, note string) error {
 	l.p.Attribute(remote, source, note)
 	return nil
-}
-
-// Ping checks that a PLC answers a Modbus request.
-// attribute, when set, is told the check's client address first, so the
-// PLC can log the check as the engine's (and the traffic log leave it out).
-func Ping(ctx context.Context, addr string, unit byte, attribute func(local string) error) error {
-	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	defer cancel()
-	c, err := modbus.Dial(ctx, addr)
-	if err != nil {
-		return err
-	}
-	defer c.Close()
-	if attribute != nil {
-		if err := attribute(c.LocalAddr().String()); err != nil {
-			return err
-		}
-	}
-	_, err = c.ReadInputRegisters(unit, plantsim.DiagBase+plantsim.DiagMode, 1)
-	return err
-}
-
-// PingSource and PingNote mark the engine's readiness checks in a PLC's
-// records.
-const (
-	PingSource = "engine"
-	PingNote   = "readiness check"
-)
-
-// SeedFor derives a PLC's noise seed from the exercise seed, so teams get
-// different noise and a rerun gets the same.
-func SeedFor(seed uint64, team, plc string) uint64 {
-	h := fnv.New64a()
-	fmt.Fprintf(h, "%d/%s/%s", seed, team, plc)
-	return h.Sum64()
 }

@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/icsrange/icsrange/plant-sim/plant"
+
 	"github.com/icsrange/icsrange/engine/backend"
 	"github.com/icsrange/icsrange/engine/backend/inproc"
 	plantsim "github.com/icsrange/icsrange/plant-sim"
@@ -22,11 +24,11 @@ type hostPlant struct {
 
 func newHostPlant(t *testing.T) *hostPlant {
 	t.Helper()
-	plan := backend.Plan{ExerciseID: "hosts", Teams: []string{"a"}, Zones: []string{"it", "control"},
-		Conduits: []backend.Conduit{{From: "it", To: "control", Ports: []int{502}}},
-		PLCs:     []backend.PLC{{ID: "tank", Model: "water-tank", Zone: "control", UnitID: 1}},
-		Hosts: []backend.Host{{ID: "attacker", Role: "attacker", Zone: "it", Address: "10.20.1.66"},
-			{ID: "hmi", Role: "hmi", Zone: "control", Address: "10.20.2.10"}}}
+	plan := backend.Plan{ExerciseID: "hosts", Teams: []string{"a"}, Topology: plant.NewTopology([]string{"it", "control"},
+		[]plant.Conduit{{From: "it", To: "control", Ports: []int{502}}},
+		[]plant.PLC{{ID: "tank", Model: "water-tank", Zone: "control", UnitID: 1}},
+		[]plant.Host{{ID: "attacker", Role: "attacker", Zone: "it", Address: "10.20.1.66"},
+			{ID: "hmi", Role: "hmi", Zone: "control", Address: "10.20.2.10"}})}
 	dep, err := (&inproc.Backend{}).Provision(context.Background(), plan, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -35,7 +37,7 @@ func newHostPlant(t *testing.T) *hostPlant {
 	return &hostPlant{t: t, dep: dep}
 }
 
-func (p *hostPlant) do(e backend.Effect) backend.Result {
+func (p *hostPlant) do(e plant.Effect) plant.Result {
 	p.t.Helper()
 	res, err := p.dep.Do(context.Background(), "a", e)
 	if err != nil {
@@ -44,16 +46,16 @@ func (p *hostPlant) do(e backend.Effect) backend.Result {
 	return res
 }
 
-func (p *hostPlant) host(kind, host string) backend.Result {
+func (p *hostPlant) host(kind, host string) plant.Result {
 	p.t.Helper()
-	return p.do(backend.Effect{Kind: kind, Host: host})
+	return p.do(plant.Effect{Kind: kind, Host: host})
 }
 
 // write sets level_sp over Modbus from a host and says what the PLC took,
 // after a scan.
-func (p *hostPlant) write(from string, v float64) (backend.Result, float64) {
+func (p *hostPlant) write(from string, v float64) (plant.Result, float64) {
 	p.t.Helper()
-	res := p.do(backend.Effect{Kind: backend.KindModbusWrite, From: from, PLC: "tank", Tag: "level_sp", Value: v})
+	res := p.do(plant.Effect{Kind: plant.KindModbusWrite, From: from, PLC: "tank", Tag: "level_sp", Value: v})
 	p.clock += 200 * time.Millisecond
 	if err := p.dep.Advance(context.Background(), p.clock); err != nil {
 		p.t.Fatal(err)
@@ -85,24 +87,24 @@ func (p *hostPlant) wantWrite(from string, v float64, blocked string) {
 func TestPausedHostIsBlocked(t *testing.T) {
 	p := newHostPlant(t)
 	p.wantWrite("attacker", 3.0, "")
-	if r := p.host(backend.KindPauseHost, "attacker"); r.Outcome != "ok" {
+	if r := p.host(plant.KindPauseHost, "attacker"); r.Outcome != "ok" {
 		t.Fatalf("pause: %+v", r)
 	}
 	p.wantWrite("attacker", 3.1, "host attacker is paused")
-	for _, e := range []backend.Effect{
-		{Kind: backend.KindSpoof, From: "attacker", PLC: "tank", Tag: "level", Value: 1},
-		{Kind: backend.KindScan, From: "attacker"},
-		{Kind: backend.KindFlood, From: "attacker", PLC: "tank", Duration: time.Minute},
+	for _, e := range []plant.Effect{
+		{Kind: plant.KindSpoof, From: "attacker", PLC: "tank", Tag: "level", Value: 1},
+		{Kind: plant.KindScan, From: "attacker"},
+		{Kind: plant.KindFlood, From: "attacker", PLC: "tank", Duration: time.Minute},
 	} {
 		if r := p.do(e); r.Outcome != "blocked" {
 			t.Errorf("%s from a paused host: %+v, want blocked", e, r)
 		}
 	}
 	p.wantWrite("hmi", 3.2, "") // the others play on
-	if r := p.host(backend.KindPauseHost, "attacker"); r.Outcome != "ok" || !strings.Contains(r.Detail, "already paused") {
+	if r := p.host(plant.KindPauseHost, "attacker"); r.Outcome != "ok" || !strings.Contains(r.Detail, "already paused") {
 		t.Fatalf("a second pause: %+v, want ok, already paused", r)
 	}
-	p.host(backend.KindResumeHost, "attacker")
+	p.host(plant.KindResumeHost, "attacker")
 	p.wantWrite("attacker", 3.3, "")
 }
 
@@ -110,10 +112,10 @@ func TestPausedHostIsBlocked(t *testing.T) {
 // until it is reconnected.
 func TestDisconnectedHostIsBlocked(t *testing.T) {
 	p := newHostPlant(t)
-	p.host(backend.KindDisconnectHost, "hmi")
+	p.host(plant.KindDisconnectHost, "hmi")
 	p.wantWrite("hmi", 3.0, "host hmi is disconnected")
 	p.wantWrite("attacker", 3.1, "")
-	p.host(backend.KindReconnectHost, "hmi")
+	p.host(plant.KindReconnectHost, "hmi")
 	p.wantWrite("hmi", 3.2, "")
 }
 
@@ -121,49 +123,49 @@ func TestDisconnectedHostIsBlocked(t *testing.T) {
 // network is independent of both, and says why last.
 func TestHostEffectsCombine(t *testing.T) {
 	p := newHostPlant(t)
-	p.host(backend.KindPauseHost, "attacker")
-	p.host(backend.KindStopHost, "attacker")
+	p.host(plant.KindPauseHost, "attacker")
+	p.host(plant.KindStopHost, "attacker")
 	p.wantWrite("attacker", 3.0, "host attacker is stopped")
-	if r := p.host(backend.KindPauseHost, "attacker"); r.Outcome != "ok" || !strings.Contains(r.Detail, "stopped: nothing to pause") {
+	if r := p.host(plant.KindPauseHost, "attacker"); r.Outcome != "ok" || !strings.Contains(r.Detail, "stopped: nothing to pause") {
 		t.Fatalf("pause of a stopped host: %+v", r)
 	}
-	p.host(backend.KindStartHost, "attacker")
+	p.host(plant.KindStartHost, "attacker")
 	p.wantWrite("attacker", 3.1, "") // started, not paused
 
-	p.host(backend.KindPauseHost, "attacker")
-	p.host(backend.KindStartHost, "attacker") // starting a paused host resumes it
+	p.host(plant.KindPauseHost, "attacker")
+	p.host(plant.KindStartHost, "attacker") // starting a paused host resumes it
 	p.wantWrite("attacker", 3.2, "")
 
-	p.host(backend.KindDisconnectHost, "attacker")
-	p.host(backend.KindPauseHost, "attacker")
+	p.host(plant.KindDisconnectHost, "attacker")
+	p.host(plant.KindPauseHost, "attacker")
 	p.wantWrite("attacker", 3.3, "host attacker is paused")
-	p.host(backend.KindResumeHost, "attacker")
+	p.host(plant.KindResumeHost, "attacker")
 	p.wantWrite("attacker", 3.4, "host attacker is disconnected")
-	p.host(backend.KindStopHost, "attacker")
-	p.host(backend.KindStartHost, "attacker")
+	p.host(plant.KindStopHost, "attacker")
+	p.host(plant.KindStartHost, "attacker")
 	p.wantWrite("attacker", 3.5, "host attacker is disconnected") // a restart does not reconnect
-	p.host(backend.KindReconnectHost, "attacker")
+	p.host(plant.KindReconnectHost, "attacker")
 	p.wantWrite("attacker", 3.6, "")
 }
 
 // Pausing or disconnecting a flooding host ends its flood: the PLC's
 // connection slots come free.
 func TestPauseAndDisconnectEndFloods(t *testing.T) {
-	for _, kind := range []string{backend.KindPauseHost, backend.KindDisconnectHost} {
+	for _, kind := range []string{plant.KindPauseHost, plant.KindDisconnectHost} {
 		t.Run(kind, func(t *testing.T) {
 			p := newHostPlant(t)
-			if r := p.do(backend.Effect{Kind: backend.KindFlood, From: "attacker", PLC: "tank", Duration: time.Minute}); r.Outcome != "ok" {
+			if r := p.do(plant.Effect{Kind: plant.KindFlood, From: "attacker", PLC: "tank", Duration: time.Minute}); r.Outcome != "ok" {
 				t.Fatalf("flood: %+v", r)
 			}
 			ctx := context.Background()
-			if _, err := p.dep.Do(ctx, "a", backend.Effect{Kind: backend.KindModbusWrite, PLC: "tank", Tag: "level_sp", Value: 3}); err == nil {
+			if _, err := p.dep.Do(ctx, "a", plant.Effect{Kind: plant.KindModbusWrite, PLC: "tank", Tag: "level_sp", Value: 3}); err == nil {
 				t.Fatal("a write got through the flood: the test proves nothing")
 			}
 			p.host(kind, "attacker")
 			// The PLC frees a slot when it sees the connection close.
 			deadline := time.Now().Add(5 * time.Second)
 			for {
-				_, err := p.dep.Do(ctx, "a", backend.Effect{Kind: backend.KindModbusWrite, PLC: "tank", Tag: "level_sp", Value: 3})
+				_, err := p.dep.Do(ctx, "a", plant.Effect{Kind: plant.KindModbusWrite, PLC: "tank", Tag: "level_sp", Value: 3})
 				if err == nil {
 					break
 				}

@@ -22,9 +22,8 @@ import (
 	"github.com/hashicorp/terraform-exec/tfexec"
 
 	"github.com/icsrange/icsrange/engine/backend"
-	"github.com/icsrange/icsrange/engine/backend/inproc"
 	"github.com/icsrange/icsrange/engine/backend/plants"
-	"github.com/icsrange/icsrange/engine/token"
+	"github.com/icsrange/icsrange/internal/token"
 	plantsim "github.com/icsrange/icsrange/plant-sim"
 )
 
@@ -234,7 +233,7 @@ func (b *Backend) vars(plan backend.Plan, work, tokFile string) (map[string]any,
 	for _, t := range plan.Teams {
 		for _, p := range plan.PLCs {
 			k := t + "/" + p.ID
-			seeds[k] = strconv.FormatUint(inproc.SeedFor(plan.Seed, t, p.ID), 10)
+			seeds[k] = strconv.FormatUint(plants.SeedFor(plan.Seed, t, p.ID), 10)
 			mb, err := freePort()
 			if err != nil {
 				return nil, err
@@ -311,8 +310,8 @@ func waitReady(ctx context.Context, cl *plantsim.MgmtClient, modbus string, unit
 	defer cancel()
 	var last error
 	for {
-		if last = inproc.Ping(ctx, modbus, unit, func(local string) error {
-			return cl.Attribute(ctx, local, inproc.PingSource, inproc.PingNote)
+		if last = plants.Ping(ctx, modbus, unit, func(local string) error {
+			return cl.Attribute(ctx, local, plants.PingSource, plants.PingNote)
 		}); last == nil {
 			if _, last = cl.Health(ctx); last == nil {
 				return nil

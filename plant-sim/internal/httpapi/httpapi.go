@@ -4,6 +4,8 @@
 package httpapi
 
 import (
+	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -11,7 +13,7 @@ import (
 	"net/http"
 	"strings"
 
-	"github.com/icsrange/icsrange/engine/token"
+	"github.com/icsrange/icsrange/internal/token"
 )
 
 // Auth serves next only to requests with the bearer token whose hash is
@@ -70,4 +72,53 @@ func WriteJSON(w http.ResponseWriter, status int, v any) {
 // WriteError answers {"error":{"code","message"}}, as the engine's API does.
 func WriteError(w http.ResponseWriter, status int, code, msg string) {
 	WriteJSON(w, status, map[string]any{"error": map[string]string{"code": code, "message": strings.TrimSpace(msg)}})
+}
+
+// Client calls one of these APIs with its bearer token.
+type Client struct {
+	Addr  string // host:port
+	Token string
+	HTTP  *http.Client
+}
+
+// maxAnswer bounds an answer the client reads.
+const maxAnswer = 1 << 20
+
+// Do sends in (if not nil) as JSON and decodes a 2xx answer into out (if
+// not nil); any other status is an error with the answer's message.
+func (c *Client) Do(ctx context.Context, method, path string, in, out any) error {
+	var body io.Reader
+	if in != nil {
+		b, err := json.Marshal(in)
+		if err != nil {
+			return err
+		}
+		body = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, "http://"+c.Addr+path, body)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Authorization", "Bearer "+c.Token)
+	if in != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	hc := c.HTTP
+	if hc == nil {
+		hc = http.DefaultClient
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		return fmt.Errorf("%s %s: %w", method, path, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode/100 != 2 {
+		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 4<<10))
+		return fmt.Errorf("%s %s: %s: %s", method, path, resp.Status, bytes.TrimSpace(msg))
+	}
+	if out == nil {
+		io.Copy(io.Discard, io.LimitReader(resp.Body, maxAnswer))
+		return nil
+	}
+	return json.NewDecoder(io.LimitReader(resp.Body, maxAnswer)).Decode(out)
 }
