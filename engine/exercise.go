@@ -507,6 +507,21 @@ func (x *Exercise) restoreHolds(b []byte) error {
 	return nil
 }
 
+// SetTrafficCap changes the rows each PLC's traffic log keeps in full (a
+// resume told another cap) and keeps the cap with the exercise.
+func (x *Exercise) SetTrafficCap(ctx context.Context, n int) error {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if n <= 0 {
+		n = DefaultTrafficCap
+	}
+	if err := x.store.SetMeta(ctx, map[string]string{"traffic_cap": fmt.Sprint(n)}); err != nil {
+		return err
+	}
+	x.trafficCap = n
+	return nil
+}
+
 // SaveSettings replaces the settings kept under MetaSettings.
 func (x *Exercise) SaveSettings(ctx context.Context, b []byte) error {
 	return x.store.SetMeta(ctx, map[string]string{MetaSettings: string(b)})

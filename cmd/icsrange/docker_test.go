@@ -131,7 +131,7 @@ func TestDockerRunKillResumeDown(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	res, err := exec.CommandContext(ctx, binary, "run", "--resume", "--data", data, "--speed", "600", "--keep",
+	res, err := exec.CommandContext(ctx, binary, "run", "--resume", "--data", data, "--speed", "600", "--keep", "--linger", "0",
 		"--listen", "127.0.0.1:0").CombinedOutput()
 	if err != nil {
 		t.Fatalf("resume: %v\n%s", err, res)
