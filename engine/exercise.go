@@ -416,6 +416,17 @@ func (x *Exercise) Destroy(ctx context.Context, b backend.Backend) error {
 	return b.Destroy(ctx, x.id)
 }
 
+// storeFailed stops the exercise after a write to its store failed, unless
+// the write failed because ctx ended (Ctrl-C while a tick was writing):
+// nothing was committed then, and a resume goes on from what was.
+func (x *Exercise) storeFailed(ctx context.Context, what string, err error) error {
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	x.err = fmt.Errorf("%s failed, exercise stopped: %w", what, err)
+	return x.err
+}
+
 // emit commits an event, folds it into the state and then publishes it.
 func (x *Exercise) emit(ctx context.Context, team, kind string, data any) error {
 	if x.err != nil {
@@ -429,8 +440,7 @@ func (x *Exercise) emit(ctx context.Context, team, kind string, data any) error 
 	if err := x.store.Append(ctx, ev); err != nil {
 		// Without the log there is no truth to go on: stop rather than
 		// run on state nobody can replay.
-		x.err = fmt.Errorf("event log failed, exercise stopped: %w", err)
-		return x.err
+		return x.storeFailed(ctx, "event log", err)
 	}
 	if err := x.state.Apply(*ev); err != nil {
 		x.err = err
@@ -472,8 +482,7 @@ func (x *Exercise) saveHolds(ctx context.Context) error {
 		return fmt.Errorf("save for: timers: %w", err)
 	}
 	if err := x.store.SaveHolds(ctx, x.clock, b); err != nil {
-		x.err = fmt.Errorf("event log failed, exercise stopped: %w", err)
-		return x.err
+		return x.storeFailed(ctx, "event log", err)
 	}
 	x.holdsSeq = x.state.LastSeq
 	return nil

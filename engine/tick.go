@@ -316,8 +316,7 @@ func (x *Exercise) sample(ctx context.Context) error {
 		samples = append(samples, store.Sample{Clock: x.clock, Team: name, Data: b})
 	}
 	if err := x.store.AppendSamples(ctx, samples); err != nil {
-		x.err = fmt.Errorf("event log failed, exercise stopped: %w", err)
-		return x.err
+		return x.storeFailed(ctx, "event log", err)
 	}
 	return nil
 }
