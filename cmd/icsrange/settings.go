@@ -51,7 +51,7 @@ func (s *runSettings) define(fs *flag.FlagSet) {
 	fs.Var((*listFlag)(&s.Origins), "origin", "extra allowed WebSocket origin, e.g. https://range.example.org (repeatable)")
 	fs.Float64Var(&s.Speed, "speed", s.Speed, "exercise time per wall time (600 runs 45 minutes in 4.5 s)")
 	fs.StringVar(&s.Start, "start", s.Start, "now, or manual (the instructor starts it)")
-	fs.Var((*lingerValue)(&s.Linger), "linger", "after the end, keep serving the final board, team views and report this long (0: exit at once; default: until Ctrl-C)")
+	fs.Var((*lingerValue)(&s.Linger), "linger", "after the end, keep serving the final board, team views and report for this `DURATION` (0: exit at once)")
 	fs.BoolVar(&s.Keep, "keep", s.Keep, "leave Docker- or Terraform-made plants up when the exercise ends")
 	fs.StringVar(&s.Expose, "expose", s.Expose, "docker: also publish every PLC's Modbus port on this address of the Docker host, for trainees' tools")
 	fs.IntVar(&s.PortBase, "port-base", s.PortBase, "first Modbus port for in-process PLCs (default: free ports)")
@@ -99,13 +99,15 @@ func (s *runSettings) absolute() error {
 	return nil
 }
 
-// lingerValue is --linger: a duration, shown empty when it is the default
-// (until Ctrl-C).
+// lingerValue is --linger: a duration, or (negative) until Ctrl-C.
 type lingerValue time.Duration
 
 func (l *lingerValue) String() string {
-	if l == nil || *l < 0 {
-		return ""
+	if l != nil && *l < 0 {
+		return "until Ctrl-C"
+	}
+	if l == nil {
+		return "0s"
 	}
 	return time.Duration(*l).String()
 }
