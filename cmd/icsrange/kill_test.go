@@ -161,5 +161,8 @@ func killRound(t *testing.T, round int, seed string, delay time.Duration, want l
 	if recClock < before.lastClock || recClock > before.lastClock+3*time.Minute {
 		ok = fail("recovered at exercise time %v; the last event before the kill was at %v", recClock, before.lastClock)
 	}
+	if ok {
+		t.Logf("round %d: killed %v after the setpoint change; last event at %v, resumed at %v; scores %v", round, delay.Round(time.Millisecond), before.lastClock, recClock, after.scores)
+	}
 	return ok
 }
