@@ -118,8 +118,9 @@ func readViews(t *testing.T, conn *websocket.Conn, within time.Duration, fn func
 // Started with TLS, a listen address, an allowed origin and a speed of its
 // own, killed with -9 and resumed with nothing but --resume --data from
 // another directory: the exercise is served again on the same address over
-// TLS, a browser-style WSS client from the allowed origin reconnects (one
-// from another origin is refused), the clock runs at the original speed,
+// TLS, a browser-style WSS client from the allowed origin that was
+// connected when the engine died reconnects (one from another origin is
+// refused), the clock runs at the original speed,
 // and after the end the server goes on serving the final board, the
 // ranking and the report until Ctrl-C.
 func TestResumeServesAsStarted(t *testing.T) {
@@ -154,8 +155,35 @@ func TestResumeServesAsStarted(t *testing.T) {
 	if !strings.Contains(head.String(), "https://"+addr+"/") {
 		t.Fatalf("the first run does not serve https on %s:\n%s", addr, head.String())
 	}
+	var tok engine.Tokens
+	b, _ := os.ReadFile(filepath.Join(data, engine.TokensFile))
+	if err := json.Unmarshal(b, &tok); err != nil {
+		t.Fatal(err)
+	}
+	dialer := websocket.Dialer{TLSClientConfig: &tls.Config{RootCAs: pool}, HandshakeTimeout: 5 * time.Second}
+	wsURL := "wss://" + addr + "/ws"
+	dial := func(from string) (*websocket.Conn, *http.Response, error) {
+		return dialer.Dial(wsURL, http.Header{"Origin": {from}})
+	}
+	hello, _ := json.Marshal(map[string]any{"type": "hello", "data": map[string]any{"token": tok.Teams["team-1"], "last_seq": 0}})
+	// A team's browser is connected when the engine dies.
+	conn, _, err := dial(origin)
+	if err != nil {
+		t.Fatalf("WSS from %s to the first run: %v", origin, err)
+	}
+	if err := conn.WriteMessage(websocket.TextMessage, hello); err != nil {
+		t.Fatal(err)
+	}
+	readViews(t, conn, 30*time.Second, func(v wsView) bool { return v.Exercise.Phase != engine.PhaseRunning })
 	first.Process.Signal(syscall.SIGKILL)
 	first.Wait()
+	conn.SetReadDeadline(time.Now().Add(30 * time.Second))
+	for {
+		if _, _, err := conn.ReadMessage(); err != nil {
+			break // the connection went with the engine
+		}
+	}
+	conn.Close()
 
 	var out syncBuffer
 	resumed := exec.Command(binary, "run", "--resume", "--data", data)
@@ -174,17 +202,7 @@ func TestResumeServesAsStarted(t *testing.T) {
 		}
 	})
 
-	var tok engine.Tokens
-	b, _ := os.ReadFile(filepath.Join(data, engine.TokensFile))
-	if err := json.Unmarshal(b, &tok); err != nil {
-		t.Fatal(err)
-	}
-	dialer := websocket.Dialer{TLSClientConfig: &tls.Config{RootCAs: pool}, HandshakeTimeout: 5 * time.Second}
-	wsURL := "wss://" + addr + "/ws"
-	dial := func(from string) (*websocket.Conn, *http.Response, error) {
-		return dialer.Dial(wsURL, http.Header{"Origin": {from}})
-	}
-	var conn *websocket.Conn
+	// It reconnects, as the pages do, to the same URL.
 	for start := time.Now(); ; {
 		c, _, err := dial(origin)
 		if err == nil {
@@ -203,7 +221,6 @@ func TestResumeServesAsStarted(t *testing.T) {
 	} else if res == nil || res.StatusCode != http.StatusForbidden {
 		t.Errorf("a WebSocket from another origin: %v, want 403", err)
 	}
-	hello, _ := json.Marshal(map[string]any{"type": "hello", "data": map[string]any{"token": tok.Teams["team-1"], "last_seq": 0}})
 	if err := conn.WriteMessage(websocket.TextMessage, hello); err != nil {
 		t.Fatal(err)
 	}
