@@ -6,7 +6,9 @@ SCENARIOS := $(wildcard scenarios/*.yaml)
 STATICCHECK_VERSION := v0.8.2
 
 .DEFAULT_GOAL := help
-.PHONY: help build run test bench lint fuzz schema golden clean
+.PHONY: help build run test killtest bench lint fuzz schema golden clean
+# Rounds of make killtest (make test plays 3).
+ROUNDS    ?= 10
 
 help: ## show this help
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-8s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -14,7 +16,7 @@ help: ## show this help
 build: ## build a static binary into bin/ (runs in a FROM scratch image)
 	CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN) ./cmd/icsrange
 
-run: build ## run the water-treatment exercise for 2 teams in real time (scoreboard on http://127.0.0.1:8080)
+run: build ## run the water-treatment exercise for 2 teams in real time (scoreboard on http://127.0.0.1:8080; after the end it serves the final board until Ctrl-C)
 	$(BIN) run scenarios/water-treatment.yaml --teams 2 --start now
 
 test: build ## vet, race-enabled tests, and validate + test every shipped scenario
@@ -22,6 +24,9 @@ test: build ## vet, race-enabled tests, and validate + test every shipped scenar
 	$(GO) test -race -count=1 ./...
 	$(BIN) validate $(SCENARIOS)
 	$(BIN) test $(SCENARIOS)
+
+killtest: ## kill -9 the engine mid-run and resume it, ROUNDS times (default 10): every round must score as a run without a crash
+	ICSRANGE_KILL_ROUNDS=$(ROUNDS) $(GO) test -race -count=1 -v -run '^TestKillAndResume$$' ./cmd/icsrange
 
 bench: ## benchmarks: Modbus throughput vs libmodbus, scan cost, engine scoring and provisioning
 	$(GO) test -run '^$$' -bench . -benchtime 2s -timeout 20m ./...

@@ -33,6 +33,17 @@ const (
 	EndpointsFile = "endpoints.json"
 )
 
+// MetaSettings is the metadata key of the settings the exercise is served
+// and run with (Config.Settings), for whoever starts it again.
+const MetaSettings = "settings"
+
+// Errors New and Open return for a data dir in the wrong state; callers
+// say what to do instead.
+var (
+	ErrExists = errors.New("the data dir already holds an exercise")
+	ErrEnded  = errors.New("the exercise has ended")
+)
+
 // Config creates an exercise.
 type Config struct {
 	Scenario     *scenario.Scenario
@@ -47,6 +58,10 @@ type Config struct {
 	// TrafficCap is the rows each PLC's traffic log keeps in full before
 	// only summaries (default DefaultTrafficCap).
 	TrafficCap int
+	// Settings is how the caller serves and runs the exercise (JSON, the
+	// engine does not read it), kept under MetaSettings so a resume can
+	// serve and run it the same way.
+	Settings []byte
 }
 
 // Exercise is one run of a scenario. Its methods are safe for concurrent
@@ -67,6 +82,7 @@ type Exercise struct {
 	err   error // a failed commit stops the exercise
 
 	trafficCap int
+	holdsSeq   int64 // the last event seq when the for: timers were saved
 
 	tokens Tokens // plaintext, only in a fresh exercise
 }
@@ -103,7 +119,7 @@ func New(ctx context.Context, cfg Config) (*Exercise, error) {
 	}
 	dbPath := filepath.Join(cfg.DataDir, EventsFile)
 	if _, err := os.Stat(dbPath); err == nil {
-		return nil, fmt.Errorf("%s already holds an exercise; use --resume to continue it or pick another --data dir", cfg.DataDir)
+		return nil, fmt.Errorf("%s: %w", cfg.DataDir, ErrExists)
 	}
 	seed := cfg.Seed
 	if seed == 0 {
@@ -146,6 +162,9 @@ func New(ctx context.Context, cfg Config) (*Exercise, error) {
 	}
 	tb, _ := json.Marshal(cfg.Teams)
 	meta["teams"] = string(tb)
+	if len(cfg.Settings) > 0 {
+		meta[MetaSettings] = string(cfg.Settings)
+	}
 	if err := st.SetMeta(ctx, meta); err != nil {
 		return fail(err)
 	}
@@ -248,7 +267,7 @@ func Open(ctx context.Context, dir string, b backend.Backend, loadScenario func(
 		return fail(fmt.Errorf("replay the event log: %w", err))
 	}
 	if x.state.Phase == PhaseEnded {
-		return fail(fmt.Errorf("the exercise in %s has ended; run `icsrange report --data %s` for its report", dir, dir))
+		return fail(fmt.Errorf("%s: %w", dir, ErrEnded))
 	}
 	var seed uint64
 	fmt.Sscan(meta["seed"], &seed)
@@ -257,7 +276,20 @@ func Open(ctx context.Context, dir string, b backend.Backend, loadScenario func(
 		return fail(fmt.Errorf("re-attach plants: %w", err))
 	}
 	x.dep = dep
+	// The clock goes on from the latest of the last event, the plant
+	// checkpoint and the saved for: timers: what happened since is replayed
+	// by the ticks (the physics are a function of the clock and the effects,
+	// and every effect is followed by a checkpoint).
 	x.clock = x.state.Clock
+	holdsClock, holds, err := st.Holds(ctx)
+	switch {
+	case errors.Is(err, store.ErrNoCheckpoint):
+	case err != nil:
+		dep.Close()
+		return fail(err)
+	default:
+		x.clock = max(x.clock, holdsClock)
+	}
 	ckClock, saved, err := st.Checkpoint(ctx)
 	switch {
 	case errors.Is(err, store.ErrNoCheckpoint):
@@ -277,6 +309,11 @@ func Open(ctx context.Context, dir string, b backend.Backend, loadScenario func(
 		return fail(err)
 	}
 	x.initRuntime(teams)
+	if err := x.restoreHolds(holds); err != nil {
+		dep.Close()
+		return fail(err)
+	}
+	x.holdsSeq = x.state.LastSeq
 	if err := x.restoreTraffic(ctx, meta); err != nil {
 		dep.Close()
 		return fail(err)
@@ -358,6 +395,17 @@ func (x *Exercise) Destroy(ctx context.Context, b backend.Backend) error {
 	return b.Destroy(ctx, x.id)
 }
 
+// storeFailed stops the exercise after a write to its store failed, unless
+// the write failed because ctx ended (Ctrl-C while a tick was writing):
+// nothing was committed then, and a resume goes on from what was.
+func (x *Exercise) storeFailed(ctx context.Context, what string, err error) error {
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	x.err = fmt.Errorf("%s failed, exercise stopped: %w", what, err)
+	return x.err
+}
+
 // emit commits an event, folds it into the state and then publishes it.
 func (x *Exercise) emit(ctx context.Context, team, kind string, data any) error {
 	if x.err != nil {
@@ -371,8 +419,7 @@ func (x *Exercise) emit(ctx context.Context, team, kind string, data any) error 
 	if err := x.store.Append(ctx, ev); err != nil {
 		// Without the log there is no truth to go on: stop rather than
 		// run on state nobody can replay.
-		x.err = fmt.Errorf("event log failed, exercise stopped: %w", err)
-		return x.err
+		return x.storeFailed(ctx, "event log", err)
 	}
 	if err := x.state.Apply(*ev); err != nil {
 		x.err = err
@@ -386,12 +433,86 @@ func (x *Exercise) emit(ctx context.Context, team, kind string, data any) error 
 	return nil
 }
 
+// checkpoint saves the for: timers, then the plants. In that order: if the
+// engine dies in between, the timers are the newer and the resume goes on
+// from their time, advancing the older plants to it.
 func (x *Exercise) checkpoint(ctx context.Context) error {
+	if err := x.saveHolds(ctx); err != nil {
+		return err
+	}
 	b, err := x.dep.Snapshot()
 	if err != nil {
 		return fmt.Errorf("checkpoint: %w", err)
 	}
 	return x.store.SaveCheckpoint(ctx, x.clock, b)
+}
+
+// saveHolds saves when each for: rule started holding, per team, at the
+// current exercise time.
+func (x *Exercise) saveHolds(ctx context.Context) error {
+	holds := make(map[string]map[string]time.Duration, len(x.rt))
+	for name, rt := range x.rt {
+		if len(rt.since) > 0 {
+			holds[name] = rt.since
+		}
+	}
+	b, err := json.Marshal(holds)
+	if err != nil {
+		return fmt.Errorf("save for: timers: %w", err)
+	}
+	if err := x.store.SaveHolds(ctx, x.clock, b); err != nil {
+		return x.storeFailed(ctx, "event log", err)
+	}
+	x.holdsSeq = x.state.LastSeq
+	return nil
+}
+
+// restoreHolds puts back the saved for: timers of the teams' pending
+// objectives.
+func (x *Exercise) restoreHolds(b []byte) error {
+	if len(b) == 0 {
+		return nil
+	}
+	var holds map[string]map[string]time.Duration
+	if err := json.Unmarshal(b, &holds); err != nil {
+		return fmt.Errorf("read for: timers: %w", err)
+	}
+	for name, since := range holds {
+		rt, ts := x.rt[name], x.state.Team[name]
+		if rt == nil || ts == nil {
+			continue
+		}
+		for id, at := range since {
+			if _, ok := x.sc.Objective(id); !ok {
+				continue
+			}
+			if os := ts.Objectives[id]; os != nil && os.Status != StatusPending {
+				continue
+			}
+			rt.since[id] = at
+		}
+	}
+	return nil
+}
+
+// SetTrafficCap changes the rows each PLC's traffic log keeps in full (a
+// resume told another cap) and keeps the cap with the exercise.
+func (x *Exercise) SetTrafficCap(ctx context.Context, n int) error {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if n <= 0 {
+		n = DefaultTrafficCap
+	}
+	if err := x.store.SetMeta(ctx, map[string]string{"traffic_cap": fmt.Sprint(n)}); err != nil {
+		return err
+	}
+	x.trafficCap = n
+	return nil
+}
+
+// SaveSettings replaces the settings kept under MetaSettings.
+func (x *Exercise) SaveSettings(ctx context.Context, b []byte) error {
+	return x.store.SetMeta(ctx, map[string]string{MetaSettings: string(b)})
 }
 
 // Checkpoint saves the plants' state now.

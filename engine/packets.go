@@ -159,8 +159,7 @@ func (x *Exercise) collectPackets(ctx context.Context) error {
 			rows = append(rows, j.rows...)
 		}
 		if err := x.store.AppendPackets(ctx, rows); err != nil {
-			x.err = fmt.Errorf("packet capture failed, exercise stopped: %w", err)
-			return x.err
+			return x.storeFailed(ctx, "packet capture", err)
 		}
 		for _, j := range chunk {
 			if pr := x.rt[j.team].traffic.packets; !j.off {

@@ -19,6 +19,9 @@ import (
 
 // teamRT is a team's runtime scratch: its rule env, value buffers and the
 // timers of for: rules. Everything here is derived; the state is the log.
+// The timers alone cannot be derived from the log (a rule that holds
+// commits nothing): they are saved with every checkpoint and after every
+// tick that committed events (saveHolds).
 type teamRT struct {
 	name    string
 	env     *scenario.Env
@@ -146,6 +149,11 @@ func (x *Exercise) Step(ctx context.Context, t time.Duration) error {
 // tick advances the exercise by one Tick: physics, then per team the plant
 // reading, alarms, injects, scheduled hints and scoring.
 func (x *Exercise) tick(ctx context.Context) error {
+	// Events since the timers were last saved (a command's, between ticks)
+	// move the clock a resume starts from: save the timers of that clock.
+	if err := x.saveHoldsIfBehind(ctx); err != nil {
+		return err
+	}
 	t := x.clock + Tick
 	if err := x.dep.Advance(ctx, t); err != nil {
 		return fmt.Errorf("advance plants: %w", err)
@@ -169,7 +177,18 @@ func (x *Exercise) tick(ctx context.Context) error {
 	if t >= x.sc.Duration {
 		return x.end(ctx, "time", "schedule")
 	}
-	return nil
+	return x.saveHoldsIfBehind(ctx)
+}
+
+// saveHoldsIfBehind saves the for: timers when events were committed since
+// they were last saved. A resume goes on from the last event's clock; with
+// the timers of that clock, a hold begun before the crash ends on time after
+// it, and the ticks from there on repeat what the engine would have done.
+func (x *Exercise) saveHoldsIfBehind(ctx context.Context) error {
+	if x.state.LastSeq == x.holdsSeq {
+		return nil
+	}
+	return x.saveHolds(ctx)
 }
 
 func (x *Exercise) readPlant(rt *teamRT) error {
@@ -299,8 +318,7 @@ func (x *Exercise) sample(ctx context.Context) error {
 		samples = append(samples, store.Sample{Clock: x.clock, Team: name, Data: b})
 	}
 	if err := x.store.AppendSamples(ctx, samples); err != nil {
-		x.err = fmt.Errorf("event log failed, exercise stopped: %w", err)
-		return x.err
+		return x.storeFailed(ctx, "event log", err)
 	}
 	return nil
 }

@@ -190,8 +190,7 @@ func (x *Exercise) collectTraffic(ctx context.Context) error {
 		}
 	}
 	if err := x.store.AppendTraffic(ctx, allTx, allAudit); err != nil {
-		x.err = fmt.Errorf("traffic log failed, exercise stopped: %w", err)
-		return x.err
+		return x.storeFailed(ctx, "traffic log", err)
 	}
 	if err := x.saveTrafficPositions(ctx); err != nil {
 		return err

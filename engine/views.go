@@ -279,6 +279,16 @@ type TeamView struct {
 	Questions  []QuestionView  `json:"questions"`
 	Actions    []ActionView    `json:"actions"`
 	Hints      []HintView      `json:"hints"`
+	// Ranking is the final ranking, once the exercise has ended: what the
+	// public scoreboard shows of every team's place.
+	Ranking []Placing `json:"ranking,omitempty"`
+}
+
+// Placing is a team's place in the ranking.
+type Placing struct {
+	Team  string `json:"team"`
+	Score int    `json:"score"`
+	Rank  int    `json:"rank"`
 }
 
 // TeamView returns a team's view.
@@ -294,6 +304,9 @@ func (x *Exercise) TeamView(team string) (TeamView, error) {
 	for _, t := range sum.Teams {
 		if t.Name == team {
 			v.Rank = t.Rank
+		}
+		if sum.Phase == PhaseEnded {
+			v.Ranking = append(v.Ranking, Placing{Team: t.Name, Score: t.Score, Rank: t.Rank})
 		}
 	}
 	// The console is the HMI: it shows nothing while an HMI host is

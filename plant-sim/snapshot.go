@@ -8,8 +8,9 @@ import (
 )
 
 // Snapshot is a PLC's saved state: enough to continue the same run after
-// the engine restarts. The replay history and Modbus writes not yet latched
-// by a scan are not kept.
+// the engine restarts. The replay history is not kept. Modbus writes not
+// yet latched by a scan are: the engine checkpoints right after an attack
+// writes, before the PLC's next scan, and the write must not be lost.
 type Snapshot struct {
 	Model    string
 	V        []float64
@@ -26,6 +27,9 @@ type Snapshot struct {
 	Scans    uint64
 	RNG      []byte
 	Process  []float64
+	// Writes waiting for the next scan: register image address → value.
+	PendingCoils   map[int]bool
+	PendingHolding map[int]uint16
 }
 
 // SavedOverride is a reported-view override in a snapshot.
@@ -50,6 +54,19 @@ func (p *PLC) Save() (*Snapshot, error) {
 		Process: p.proc.save()}
 	for k, v := range p.faults {
 		s.Faults[k] = v
+	}
+	if p.dirty {
+		s.PendingCoils, s.PendingHolding = map[int]bool{}, map[int]uint16{}
+		for addr, d := range p.dirtyCoil {
+			if d {
+				s.PendingCoils[addr] = p.coils[addr]
+			}
+		}
+		for addr, d := range p.dirtyHold {
+			if d {
+				s.PendingHolding[addr] = p.holding[addr]
+			}
+		}
 	}
 	s.Over = make([]SavedOverride, len(p.over))
 	for i, o := range p.over {
@@ -100,6 +117,16 @@ func (p *PLC) Restore(s *Snapshot) error {
 	// from the noise source and the run would no longer be the same.
 	copy(p.m, s.M)
 	p.publish()
+	for addr, v := range s.PendingCoils {
+		if addr >= 0 && addr < len(p.coils) {
+			p.coils[addr], p.dirtyCoil[addr], p.dirty = v, true, true
+		}
+	}
+	for addr, v := range s.PendingHolding {
+		if addr >= 0 && addr < len(p.holding) {
+			p.writeHolding(addr, v)
+		}
+	}
 	return nil
 }
 

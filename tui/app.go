@@ -12,6 +12,7 @@ import (
 	"github.com/charmbracelet/lipgloss"
 	"github.com/charmbracelet/x/ansi"
 
+	"github.com/icsrange/icsrange/engine"
 	"github.com/icsrange/icsrange/tui/common"
 	"github.com/icsrange/icsrange/tui/pages"
 )
@@ -172,6 +173,9 @@ func (m *Model) View() string {
 	b.WriteString(m.tabs())
 	b.WriteString("\n")
 	body := m.body()
+	if r := m.finalRanking(); r != "" {
+		body = r + "\n" + body
+	}
 	h := pages.BodyHeight(c)
 	lines := strings.Split(body, "\n")
 	if len(lines) > h {
@@ -224,12 +228,19 @@ func (m *Model) header() string {
 	}
 	v := c.Data.View
 	phase := c.T(string(v.Exercise.Phase))
-	if v.Exercise.Phase == "paused" {
+	switch v.Exercise.Phase {
+	case engine.PhasePaused:
 		phase = s.Alarm.Render(" " + phase + " ")
+	case engine.PhaseEnded:
+		phase = s.Value.Render(phase)
 	}
-	left := max(0, v.Exercise.DurationMS-v.Exercise.ClockMS)
-	right := fmt.Sprintf("%s %s · %s · %s %s · %s %s · %s %d/%d · %s",
-		c.T("team"), s.Value.Render(v.Team), phase, clockOf(left), c.T("left"),
+	// Once ended, nothing is left to count down.
+	if v.Exercise.Phase != engine.PhaseEnded {
+		left := max(0, v.Exercise.DurationMS-v.Exercise.ClockMS)
+		phase += fmt.Sprintf(" · %s %s", clockOf(left), c.T("left"))
+	}
+	right := fmt.Sprintf("%s %s · %s · %s %s · %s %d/%d · %s",
+		c.T("team"), s.Value.Render(v.Team), phase,
 		c.T("score"), s.Value.Render(fmt.Sprint(v.Score)), c.T("rank"), v.Rank, v.Exercise.Teams, conn)
 	if c.Width-lipgloss.Width(right)-1 < 2 {
 		// No room for the title: the status alone, cut to fit.
@@ -238,6 +249,35 @@ func (m *Model) header() string {
 	title := truncate(v.Exercise.Title.In(c.Lang), c.Width-lipgloss.Width(right)-1)
 	gap := max(1, c.Width-lipgloss.Width(title)-lipgloss.Width(right))
 	return s.Title.Render(title) + strings.Repeat(" ", gap) + right
+}
+
+// finalRanking is the box above the page once the exercise has ended: the
+// first places and the team's own.
+func (m *Model) finalRanking() string {
+	c := m.c
+	v := c.Data.View
+	if !c.Data.HaveView || v.Exercise.Phase != engine.PhaseEnded || len(v.Ranking) == 0 {
+		return ""
+	}
+	const shown = 5
+	s := c.Styles
+	lines := []string{s.BoxTitle.Render(c.T("final ranking"))}
+	line := func(p engine.Placing) string {
+		l := fmt.Sprintf("%2d. %-16s %6d %s", p.Rank, truncate(p.Team, 16), p.Score, c.T("points"))
+		if p.Team == v.Team {
+			return s.Selected.Render(l + "  ◀ " + c.T("your team"))
+		}
+		return l
+	}
+	for i, p := range v.Ranking {
+		switch {
+		case i < shown:
+			lines = append(lines, line(p))
+		case p.Team == v.Team:
+			lines = append(lines, s.Muted.Render("  …"), line(p))
+		}
+	}
+	return s.Box.Width(max(10, c.Width-3)).Render(strings.Join(lines, "\n"))
 }
 
 func (m *Model) tabs() string {

@@ -706,7 +706,10 @@ func TestAppViewUpdates(t *testing.T) {
 	wantIn(t, screen(t, m), "PAUSED", "HMI offline — the PLC still answers Modbus at 127.0.0.1:40002")
 	v.Exercise.Phase, v.Exercise.ClockMS = engine.PhaseEnded, v.Exercise.DurationMS
 	update(t, m, ViewMsg{View: v})
-	wantIn(t, screen(t, m), "ended", "0:00 left")
+	wantIn(t, screen(t, m), "ended")
+	if s := screen(t, m); strings.Contains(s, "left") {
+		t.Fatalf("an ended exercise still counts down:\n%s", s)
+	}
 }
 
 func TestAppWideShowsSideFeed(t *testing.T) {
@@ -825,5 +828,64 @@ func TestAppListChangesUnderTheCursor(t *testing.T) {
 	press(t, m, runes("y"))
 	if got := f.lastSent(t); got.Kind != "hint" || got.Data["hint"] != "h-source" {
 		t.Fatalf("sent %+v", got)
+	}
+}
+
+// endedView is the fixture once the exercise is over, the team second of
+// seven.
+func endedView() engine.TeamView {
+	v := fixtureView()
+	v.Exercise.Phase, v.Exercise.ClockMS = engine.PhaseEnded, 1_800_000 // stopped early: 15 minutes were left
+	v.Rank = 2
+	for i, n := range []string{"blue", "team-1", "green", "red", "amber", "cyan", "white"} {
+		v.Ranking = append(v.Ranking, engine.Placing{Team: n, Score: 300 - 10*i, Rank: i + 1})
+	}
+	return v
+}
+
+// When the exercise ends the header says so and no longer counts down,
+// and the final ranking heads every page; in Japanese too.
+func TestEndedShowsFinalRanking(t *testing.T) {
+	m, f := newApp(t, "en")
+	screen := m.View()
+	if !strings.Contains(screen, "left") || strings.Contains(screen, "final ranking") {
+		t.Fatalf("while running:\n%s", screen)
+	}
+	isNext(t, f, update(t, m, ViewMsg{View: endedView()}))
+	for _, page := range []string{"1", "4", "7"} {
+		press(t, m, runes(page))
+		screen = m.View()
+		header := strings.SplitN(screen, "\n", 2)[0]
+		if !strings.Contains(header, "ended") || strings.Contains(header, "left") || strings.Contains(header, "15:00") {
+			t.Errorf("page %s: header %q, want ended and no time left", page, header)
+		}
+		for _, want := range []string{"Exercise ended — final ranking", " 1. blue", " 2. team-1", "◀ your team", " 5. amber"} {
+			if !strings.Contains(screen, want) {
+				t.Errorf("page %s lacks %q:\n%s", page, want, screen)
+			}
+		}
+		if strings.Contains(screen, "cyan") {
+			t.Errorf("page %s shows more than the first five places:\n%s", page, screen)
+		}
+		if n := len(strings.Split(screen, "\n")); n > 24 {
+			t.Errorf("page %s: %d lines on a 24-line terminal", page, n)
+		}
+	}
+	// The team's own place is shown when it is not among the first five.
+	v := endedView()
+	v.Team, v.Rank = "white", 7
+	update(t, m, ViewMsg{View: v})
+	if screen := m.View(); !strings.Contains(screen, " 7. white") || !strings.Contains(screen, "…") {
+		t.Errorf("a team in seventh place does not see its place:\n%s", screen)
+	}
+	press(t, m, runes("L"))
+	screen = m.View()
+	for _, want := range []string{"終了", "演習終了 — 最終順位", "自チーム"} {
+		if !strings.Contains(screen, want) {
+			t.Errorf("in Japanese the screen lacks %q:\n%s", want, screen)
+		}
+	}
+	if strings.Contains(strings.SplitN(screen, "\n", 2)[0], "残り") {
+		t.Errorf("in Japanese the header still counts down:\n%s", screen)
 	}
 }

@@ -75,6 +75,8 @@ func TestGoldenActionsConfirm(t *testing.T) {
 	goldenScreen(t, 80, 24, "en", runes("5"), keyDown, keyDown, keyEnter)
 }
 
+func TestGoldenEnded(t *testing.T) { goldenScreen(t, 80, 24, "en", ViewMsg{View: endedView()}) }
+
 func TestGoldenReconnectingJapanese(t *testing.T) {
 	goldenScreen(t, 80, 24, "ja", runes("6"), ConnMsg{State: "reconnecting", Retry: 3200 * time.Millisecond})
 }

@@ -70,12 +70,13 @@ func labelled(t *testing.T, cli *client.Client, id string) (running, all, nets, 
 
 // The operator's path with --backend docker: run prints each team's
 // endpoints on the --expose address; kill -9 leaves the containers
-// running; --resume re-attaches and plays to the end; --keep leaves the
-// plants; down removes every labelled container, network and volume.
+// running; --resume re-attaches and plays to the end; --keep, given at the
+// start only, leaves the plants; down removes every labelled container,
+// network and volume.
 func TestDockerRunKillResumeDown(t *testing.T) {
 	cli := dockerClient(t)
 	data := t.TempDir()
-	cmd := exec.Command(binary, "run", waterScenario, "--backend", "docker", "--expose", "127.0.0.2", "--teams", "2",
+	cmd := exec.Command(binary, "run", waterScenario, "--backend", "docker", "--expose", "127.0.0.2", "--keep", "--teams", "2",
 		"--start", "now", "--speed", "60", "--data", data, "--listen", "127.0.0.1:0")
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
@@ -131,8 +132,9 @@ func TestDockerRunKillResumeDown(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	res, err := exec.CommandContext(ctx, binary, "run", "--resume", "--data", data, "--speed", "600", "--keep",
-		"--listen", "127.0.0.1:0").CombinedOutput()
+	// --keep and --expose were kept with the exercise: the resume keeps
+	// the plants without being told again.
+	res, err := exec.CommandContext(ctx, binary, "run", "--resume", "--data", data, "--speed", "600", "--linger", "0").CombinedOutput()
 	if err != nil {
 		t.Fatalf("resume: %v\n%s", err, res)
 	}

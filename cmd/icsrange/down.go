@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -46,7 +47,15 @@ func (m *Main) runDown(ctx context.Context, args []string) error {
 	if name == "docker" {
 		return m.downDocker(ctx, id, *force)
 	}
-	be, err := m.backend(runOptions{backend: name, data: *data, tfBinary: *tfBinary})
+	o := runOptions{backend: name, data: *data, runSettings: runSettings{Terraform: *tfBinary}}
+	if o.Terraform == "" {
+		// The terraform binary the exercise was run with.
+		var saved runSettings
+		if b, _ := exerciseMeta(ctx, *data, engine.MetaSettings); b != "" && json.Unmarshal([]byte(b), &saved) == nil {
+			o.Terraform = saved.Terraform
+		}
+	}
+	be, err := m.backend(o)
 	if err != nil {
 		return err
 	}

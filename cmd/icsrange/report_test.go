@@ -19,7 +19,7 @@ func TestReportCommand(t *testing.T) {
 	data := t.TempDir()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	out, err := exec.CommandContext(ctx, binary, "run", waterScenario, "--teams", "2", "--start", "now", "--speed", "1000", "--data", data,
+	out, err := exec.CommandContext(ctx, binary, "run", waterScenario, "--teams", "2", "--start", "now", "--speed", "1000", "--data", data, "--linger", "0",
 		"--listen", "127.0.0.1:0").CombinedOutput() // 8080 may be taken
 	if err != nil {
 		t.Fatalf("run: %v\n%s", err, out)

@@ -2,7 +2,9 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"net"
@@ -31,52 +33,35 @@ func (l *listFlag) String() string     { return strings.Join(*l, ",") }
 func (l *listFlag) Set(s string) error { *l = append(*l, s); return nil }
 
 type runOptions struct {
-	file     string
-	teams    int
-	names    listFlag
-	backend  string
-	data     string
-	speed    float64
-	start    string
-	listen   string
-	resume   bool
-	portBase int
-	seed     uint64
-	tlsCert  string
-	tlsKey   string
-	origins  listFlag
-	url      string
-	tfModule string
-	tfBinary string
-	tfReady  time.Duration
-	keep     bool
-	expose   string
-	trafCap  int
-	bar      *spinup // provisioning progress and the backend's log lines
+	runSettings // how it is served and run: kept for --resume
+	file        string
+	teams       int
+	names       listFlag
+	backend     string
+	data        string
+	resume      bool
+	seed        uint64
+	url         string
+	trafCap     int
+	bar         *spinup // provisioning progress and the backend's log lines
+}
+
+// flags puts run's flags on fs.
+func (o *runOptions) flags(fs *flag.FlagSet) {
+	o.runSettings.define(fs)
+	fs.IntVar(&o.teams, "teams", 0, "number of teams, named team-1..team-N")
+	fs.Var(&o.names, "team", "team name (repeatable); instead of --teams")
+	fs.StringVar(&o.backend, "backend", "inproc", "where plants run: inproc (in this process), docker (containers on isolated networks; DOCKER_HOST) or terraform (--tf-module)")
+	fs.IntVar(&o.trafCap, "traffic-cap", engine.DefaultTrafficCap, "transactions each PLC's traffic log keeps in full; past it, one summary row per burst (kept with the exercise)")
+	fs.StringVar(&o.data, "data", "", "data dir for the event log, tokens and report (default ./runs/<scenario>-<time>)")
+	fs.BoolVar(&o.resume, "resume", false, "continue the exercise in --data after the engine stopped, served and run as it was started (flags given again override)")
+	fs.Uint64Var(&o.seed, "seed", 0, "noise seed (default random)")
 }
 
 func (m *Main) runRun(ctx context.Context, args []string) error {
 	fs := m.newFlags("run", "FILE [--teams N | --team NAME ...] [flags]  |  run --resume --data DIR")
-	var o runOptions
-	fs.IntVar(&o.teams, "teams", 0, "number of teams, named team-1..team-N")
-	fs.Var(&o.names, "team", "team name (repeatable); instead of --teams")
-	fs.StringVar(&o.backend, "backend", "inproc", "where plants run: inproc (in this process), docker (containers on isolated networks; DOCKER_HOST) or terraform (--tf-module)")
-	fs.StringVar(&o.expose, "expose", "", "docker: also publish every PLC's Modbus port on this address of the Docker host, for trainees' tools")
-	fs.StringVar(&o.tfModule, "tf-module", "", "Terraform module for --backend terraform (e.g. deploy/terraform/local)")
-	fs.StringVar(&o.tfBinary, "terraform", "", "terraform binary (default: terraform on PATH)")
-	fs.BoolVar(&o.keep, "keep", false, "leave Docker- or Terraform-made plants up when the exercise ends")
-	fs.DurationVar(&o.tfReady, "tf-ready-timeout", time.Minute, "how long Terraform-made PLCs may take to answer after apply")
-	fs.IntVar(&o.trafCap, "traffic-cap", engine.DefaultTrafficCap, "transactions each PLC's traffic log keeps in full; past it, one summary row per burst (kept with the exercise; --resume reuses it)")
-	fs.StringVar(&o.data, "data", "", "data dir for the event log, tokens and report (default ./runs/<scenario>-<time>)")
-	fs.Float64Var(&o.speed, "speed", 1, "exercise time per wall time (600 runs 45 minutes in 4.5 s)")
-	fs.StringVar(&o.start, "start", "manual", "now, or manual (the instructor starts it)")
-	fs.StringVar(&o.listen, "listen", "127.0.0.1:8080", "scoreboard and API address")
-	fs.BoolVar(&o.resume, "resume", false, "continue the exercise in --data after the engine stopped")
-	fs.IntVar(&o.portBase, "port-base", 0, "first Modbus port for in-process PLCs (default: free ports)")
-	fs.Uint64Var(&o.seed, "seed", 0, "noise seed (default random)")
-	fs.StringVar(&o.tlsCert, "tls-cert", "", "serve the scoreboard over HTTPS/WSS with this certificate (PEM)")
-	fs.StringVar(&o.tlsKey, "tls-key", "", "key (PEM) for --tls-cert")
-	fs.Var(&o.origins, "origin", "extra allowed WebSocket origin, e.g. https://range.example.org (repeatable)")
+	o := runOptions{runSettings: defaultRunSettings()}
+	o.flags(fs)
 	// Let the scenario file come before or after the flags.
 	var rest []string
 	for len(args) > 0 {
@@ -89,20 +74,27 @@ func (m *Main) runRun(ctx context.Context, args []string) error {
 		rest = append(rest, fs.Arg(0))
 		args = fs.Args()[1:]
 	}
-	if o.speed <= 0 || o.speed > 100000 {
-		return usageErr("--speed %g is outside (0, 100000]", o.speed)
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	if o.resume {
+		if o.data == "" || len(rest) > 0 {
+			return usageErr("--resume takes --data DIR and no scenario file")
+		}
+		if err := resumeSettings(ctx, &o, set); err != nil {
+			return err
+		}
 	}
-	if o.start != "now" && o.start != "manual" {
+	if o.Speed <= 0 || o.Speed > 100000 {
+		return usageErr("--speed %g is outside (0, 100000]", o.Speed)
+	}
+	if o.Start != "now" && o.Start != "manual" {
 		return usageErr("--start must be now or manual")
 	}
-	if (o.tlsCert == "") != (o.tlsKey == "") {
+	if (o.TLSCert == "") != (o.TLSKey == "") {
 		return usageErr("--tls-cert and --tls-key go together")
 	}
-	if o.resume && o.data != "" {
-		// A resumed exercise keeps the backend it was made with.
-		if name, err := exerciseMeta(ctx, o.data, "backend"); err == nil {
-			o.backend = name
-		}
+	if err := o.absolute(); err != nil {
+		return err
 	}
 	o.bar = newSpinup(m.Stdout)
 	be, err := m.backend(o)
@@ -112,14 +104,14 @@ func (m *Main) runRun(ctx context.Context, args []string) error {
 	if o.trafCap < 100 {
 		return usageErr("--traffic-cap %d: keep at least 100 transactions per PLC", o.trafCap)
 	}
-	if o.expose != "" && o.backend != "docker" {
+	if o.Expose != "" && o.backend != "docker" {
 		return usageErr("--expose is for --backend docker")
 	}
-	if o.backend == "terraform" && !o.resume && o.tfModule == "" {
+	if o.backend == "terraform" && !o.resume && o.TFModule == "" {
 		return usageErr("--backend terraform needs --tf-module DIR")
 	}
 	// Listen before provisioning so a busy port fails fast.
-	ln, err := net.Listen("tcp", o.listen)
+	ln, err := net.Listen("tcp", o.Listen)
 	if err != nil {
 		return fmt.Errorf("scoreboard: %w", err)
 	}
@@ -127,11 +119,15 @@ func (m *Main) runRun(ctx context.Context, args []string) error {
 
 	var x *engine.Exercise
 	if o.resume {
-		if o.data == "" || len(rest) > 0 {
-			return usageErr("--resume takes --data DIR and no scenario file")
-		}
 		x, err = engine.Open(ctx, o.data, be, loadScenarioText)
+		if errors.Is(err, engine.ErrEnded) {
+			return fmt.Errorf("the exercise in %s has ended; its report: %s", o.data, reportCommand(o.data))
+		}
 		if err != nil {
+			return err
+		}
+		defer x.Close()
+		if err := m.saveResumed(ctx, x, o, set); err != nil {
 			return err
 		}
 	} else {
@@ -139,15 +135,19 @@ func (m *Main) runRun(ctx context.Context, args []string) error {
 			return usageErr("give one scenario file")
 		}
 		o.file = rest[0]
-		if x, err = m.create(ctx, o, be); err != nil {
+		x, err = m.create(ctx, o, be)
+		if errors.Is(err, engine.ErrExists) {
+			return fmt.Errorf("%s already holds an exercise; continue it with %s, or pick another --data dir", o.data, resumeCommand(o.data))
+		}
+		if err != nil {
 			return err
 		}
+		defer x.Close()
 	}
-	defer x.Close()
 	if tb, ok := be.(*terraform.Backend); ok {
 		tb.DataDir = x.Dir()
 	}
-	sb := scoreboard.New(x, scoreboard.Options{Origins: o.origins, Report: func(ctx context.Context, format string, w io.Writer) (string, error) {
+	sb := scoreboard.New(x, scoreboard.Options{Origins: o.Origins, Report: func(ctx context.Context, format string, w io.Writer) (string, error) {
 		r, err := report.Build(ctx, x.Store())
 		if err != nil {
 			return "", err
@@ -158,7 +158,7 @@ func (m *Main) runRun(ctx context.Context, args []string) error {
 	var serveWG sync.WaitGroup
 	serveWG.Go(func() { sb.Start(sctx) })
 	serveWG.Go(func() {
-		if err := sb.ListenAndServe(sctx, ln, o.tlsCert, o.tlsKey); err != nil {
+		if err := sb.ListenAndServe(sctx, ln, o.TLSCert, o.TLSKey); err != nil {
 			fmt.Fprintf(m.Stderr, "scoreboard: %v\n", err)
 		}
 	})
@@ -167,13 +167,14 @@ func (m *Main) runRun(ctx context.Context, args []string) error {
 		serveWG.Wait()
 	}()
 	scheme := "http"
-	if o.tlsCert != "" {
+	if o.TLSCert != "" {
 		scheme = "https"
 	}
 	o.url = fmt.Sprintf("%s://%s", scheme, ln.Addr())
 	m.printSummary(x, o)
 
-	if !o.resume && o.start == "now" {
+	// --start now also starts an exercise whose engine died before it did.
+	if _, phase := x.Clock(); phase == engine.PhaseCreated && o.Start == "now" {
 		if err := x.Start(ctx, "operator"); err != nil {
 			return err
 		}
@@ -184,17 +185,14 @@ func (m *Main) runRun(ctx context.Context, args []string) error {
 
 	prog := newProgress(m.Stdout, x)
 	stopProg := prog.start()
-	runErr := x.Run(ctx, o.speed)
+	runErr := x.Run(ctx, o.Speed)
 	stopProg()
 	switch {
 	case errors.Is(runErr, context.Canceled):
 		if err := x.Checkpoint(context.Background()); err != nil {
 			return err
 		}
-		fmt.Fprintf(m.Stdout, "\nStopped. Continue with: icsrange run --resume --data %s\n", x.Dir())
-		if o.backend != "inproc" {
-			fmt.Fprintf(m.Stdout, "The plants are still up; remove them with: icsrange down --data %s\n", x.Dir())
-		}
+		m.printStopped(x, o)
 		return nil
 	case runErr != nil:
 		return runErr
@@ -205,40 +203,83 @@ func (m *Main) runRun(ctx context.Context, args []string) error {
 		return fmt.Errorf("after-action report: %w", err)
 	}
 	fmt.Fprintf(m.Stdout, "\nAfter-action report: %s\n", strings.Join(files, ", "))
+	m.linger(ctx, o)
 	if o.backend != "inproc" {
-		if o.keep {
-			fmt.Fprintf(m.Stdout, "Plants kept (--keep); remove them with: icsrange down --data %s\n", x.Dir())
+		if o.Keep {
+			fmt.Fprintf(m.Stdout, "Plants kept (--keep); remove them with: %s\n", downCommand(x.Dir()))
 			return nil
 		}
 		x.Close()
 		if err := be.Destroy(context.Background(), x.ID()); err != nil {
-			return fmt.Errorf("remove the plants: %w (retry with icsrange down --data %s)", err, x.Dir())
+			return fmt.Errorf("remove the plants: %w (retry with %s)", err, downCommand(x.Dir()))
 		}
 		fmt.Fprintf(m.Stdout, "Plants removed.\n")
 	}
 	return nil
 }
 
+// saveResumed keeps the settings a resume runs with, flags given on it
+// included, for the next resume.
+func (m *Main) saveResumed(ctx context.Context, x *engine.Exercise, o runOptions, set map[string]bool) error {
+	if set["traffic-cap"] {
+		if err := x.SetTrafficCap(ctx, o.trafCap); err != nil {
+			return err
+		}
+	}
+	b, err := json.Marshal(o.runSettings)
+	if err != nil {
+		return err
+	}
+	return x.SaveSettings(ctx, b)
+}
+
+// linger keeps the scoreboard serving the ended exercise, its final board,
+// team views and report, until Ctrl-C or for --linger.
+func (m *Main) linger(ctx context.Context, o runOptions) {
+	switch {
+	case o.Linger == 0:
+		return
+	case o.Linger < 0:
+		fmt.Fprintf(m.Stdout, "The scoreboard keeps serving the final board, the team views and the report on %s/; Ctrl-C to stop.\n", o.url)
+		<-ctx.Done()
+		return
+	}
+	fmt.Fprintf(m.Stdout, "The scoreboard keeps serving the final board, the team views and the report on %s/ for %v (--linger); Ctrl-C to stop sooner.\n", o.url, o.Linger)
+	t := time.NewTimer(o.Linger)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+	}
+}
+
+// printStopped tells the operator, after Ctrl-C, where the exercise is and
+// how to go on.
+func (m *Main) printStopped(x *engine.Exercise, o runOptions) {
+	s := x.Summary()
+	w := m.Stdout
+	fmt.Fprintf(w, "\nStopped at %s of %s; the exercise has not ended.\n", engine.FormatDuration(s.Clock), engine.FormatDuration(s.Duration))
+	fmt.Fprintf(w, "Its data (event log, plant checkpoint, tokens) is in %s.\n", x.Dir())
+	fmt.Fprintf(w, "No after-action report was written yet. The report so far: %s\n", reportCommand(x.Dir()))
+	fmt.Fprintf(w, "Continue, served and run as now: %s\n", resumeCommand(x.Dir()))
+	if o.backend != "inproc" {
+		fmt.Fprintf(w, "The plants are still up; remove them with: %s\n", downCommand(x.Dir()))
+	}
+}
+
 // backend builds the chosen backend.
 func (m *Main) backend(o runOptions) (backend.Backend, error) {
 	switch o.backend {
 	case "inproc":
-		return &inproc.Backend{PortBase: o.portBase}, nil
+		return &inproc.Backend{PortBase: o.PortBase}, nil
 	case "docker":
 		bar := m.spinupOf(o)
-		return &docker.Backend{Expose: o.expose, Log: terraform.NewLineWriter(func(line string) {
+		return &docker.Backend{Expose: o.Expose, Log: terraform.NewLineWriter(func(line string) {
 			bar.say("docker: " + line)
 		})}, nil
 	case "terraform":
-		mod := o.tfModule
-		if mod != "" {
-			abs, err := filepath.Abs(mod)
-			if err != nil {
-				return nil, err
-			}
-			mod = abs
-		}
-		return &terraform.Backend{Module: mod, Terraform: o.tfBinary, DataDir: o.data, ReadyTimeout: o.tfReady,
+		// The settings' paths are absolute (runSettings.absolute).
+		return &terraform.Backend{Module: o.TFModule, Terraform: o.Terraform, DataDir: o.data, ReadyTimeout: o.TFReady,
 			Log: terraform.NewLineWriter(func(line string) {
 				// The whole log goes to DATA/terraform/terraform.log; the
 				// terminal gets the progress lines.
@@ -254,12 +295,7 @@ func (m *Main) backend(o runOptions) (backend.Backend, error) {
 // "backend" (a resumed exercise keeps the backend it was made with),
 // "exercise_id" (the docker backend finds its containers by it).
 func exerciseMeta(ctx context.Context, dir, key string) (string, error) {
-	st, err := store.Open(filepath.Join(dir, engine.EventsFile))
-	if err != nil {
-		return "", err
-	}
-	defer st.Close()
-	meta, err := st.Meta(ctx)
+	meta, err := readMeta(ctx, dir)
 	if err != nil {
 		return "", err
 	}
@@ -305,10 +341,15 @@ func (m *Main) create(ctx context.Context, o runOptions, be backend.Backend) (*e
 		o.data = filepath.Join("runs", sc.Spec.ID+"-"+time.Now().Format("20060102-150405"))
 	}
 	fmt.Fprintf(m.Stdout, "Provisioning %d teams × %d PLCs (%s)…\n", len(teams), len(sc.PLCs), o.backend)
+	settings, err := json.Marshal(o.runSettings)
+	if err != nil {
+		return nil, err
+	}
 	bar := m.spinupOf(o)
 	defer bar.finish()
 	return engine.New(ctx, engine.Config{Scenario: sc, ScenarioYAML: data, ScenarioPath: o.file, Teams: teams,
-		DataDir: o.data, Backend: be, BackendName: o.backend, Seed: o.seed, Progress: bar.step, TrafficCap: o.trafCap})
+		DataDir: o.data, Backend: be, BackendName: o.backend, Seed: o.seed, Progress: bar.step, TrafficCap: o.trafCap,
+		Settings: settings})
 }
 
 func (m *Main) printSummary(x *engine.Exercise, o runOptions) {
@@ -316,7 +357,7 @@ func (m *Main) printSummary(x *engine.Exercise, o runOptions) {
 	s := x.Summary()
 	w := m.Stdout
 	fmt.Fprintf(w, "\n%s — %s\n", sc.Spec.Title.En, sc.Spec.Title.Ja)
-	fmt.Fprintf(w, "exercise %s · %v · %d teams · speed ×%g\n\n", x.ID(), sc.Duration, len(s.Teams), o.speed)
+	fmt.Fprintf(w, "exercise %s · %v · %d teams · speed ×%g\n\n", x.ID(), sc.Duration, len(s.Teams), o.Speed)
 	byTeam := map[string][]backend.Endpoint{}
 	var order []string
 	for _, e := range x.Endpoints() {
@@ -348,7 +389,8 @@ func (m *Main) printSummary(x *engine.Exercise, o runOptions) {
 			}
 		}
 	}
-	fmt.Fprintf(w, "Endpoints:   %s\n\n", filepath.Join(x.Dir(), engine.EndpointsFile))
+	fmt.Fprintf(w, "Endpoints:   %s\n", filepath.Join(x.Dir(), engine.EndpointsFile))
+	fmt.Fprintf(w, "Ctrl-C stops the engine; continue with: %s\n\n", resumeCommand(x.Dir()))
 }
 
 func (m *Main) printFinal(x *engine.Exercise) {

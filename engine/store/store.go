@@ -1,6 +1,6 @@
 // Package store keeps an exercise's event log in SQLite: one file per
-// exercise, WAL mode, append-only events, plus exercise metadata and the
-// latest plant checkpoint.
+// exercise, WAL mode, append-only events, plus exercise metadata, the
+// latest plant checkpoint and the timers of for: rules.
 package store
 
 import (
@@ -266,6 +266,32 @@ func (s *Store) Checkpoint(ctx context.Context) (time.Duration, []byte, error) {
 		return 0, nil, fmt.Errorf("read checkpoint: %w", err)
 	}
 	return time.Duration(c), plant, nil
+}
+
+// SaveHolds replaces the saved timers of for: rules (JSON) as they are at
+// an exercise time.
+func (s *Store) SaveHolds(ctx context.Context, clock time.Duration, data []byte) error {
+	_, err := s.db.ExecContext(ctx, `INSERT INTO holds (id, clock, data) VALUES (1, ?, ?)
+		ON CONFLICT (id) DO UPDATE SET clock = excluded.clock, data = excluded.data`, int64(clock), string(data))
+	if err != nil {
+		return fmt.Errorf("save for: timers: %w", err)
+	}
+	return nil
+}
+
+// Holds returns the saved timers of for: rules and their exercise time;
+// ErrNoCheckpoint when none were saved.
+func (s *Store) Holds(ctx context.Context) (time.Duration, []byte, error) {
+	var c int64
+	var data string
+	err := s.db.QueryRowContext(ctx, "SELECT clock, data FROM holds WHERE id = 1").Scan(&c, &data)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, nil, ErrNoCheckpoint
+	}
+	if err != nil {
+		return 0, nil, fmt.Errorf("read for: timers: %w", err)
+	}
+	return time.Duration(c), []byte(data), nil
 }
 
 // Sample is one team's plant values at one exercise time.

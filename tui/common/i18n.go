@@ -18,6 +18,8 @@ var uiStrings = map[string][2]string{
 	"running":        {"running", "実施中"},
 	"paused":         {"PAUSED", "一時停止中"},
 	"ended":          {"ended", "終了"},
+	"final ranking":  {"Exercise ended — final ranking", "演習終了 — 最終順位"},
+	"your team":      {"your team", "自チーム"},
 	"connecting":     {"connecting…", "接続中…"},
 	"connected":      {"connected", "接続済み"},
 	"reconnecting":   {"reconnecting", "再接続中"},
