@@ -40,6 +40,8 @@ const (
 	EvAdjust     = "score.adjusted"
 	EvBroadcast  = "message.broadcast"
 	EvPlantAlarm = "plant.alarm"
+	EvRuleError  = "rule.error"
+	EvRuleSlow   = "rule.slow"
 )
 
 // Event payloads.
@@ -120,6 +122,29 @@ type (
 		Active   bool   `json:"active"`
 		Incident bool   `json:"incident,omitempty"` // a safety incident tag
 	}
+	// RuleErrorData is a rule failing at run time, reported once per rule:
+	// it counts as false (a bonus as 0) wherever it fails.
+	RuleErrorData struct {
+		Rule  string `json:"rule"` // its place in the scenario, e.g. objectives[2].when
+		Pos   string `json:"pos"`  // FILE:LINE:COL of the failing token
+		Team  string `json:"team"` // the team it first failed for
+		Error string `json:"error"`
+	}
+	// RuleSlowData is a rule costing more than the tick budget allows,
+	// and how often it now runs for each team.
+	RuleSlowData struct {
+		Rule     string  `json:"rule"`
+		Pos      string  `json:"pos"`       // FILE:LINE:COL of the rule
+		EvalUS   int64   `json:"eval_us"`   // one evaluation, microseconds
+		TickMS   float64 `json:"tick_ms"`   // one tick for every team that asks, if run every tick
+		BudgetMS float64 `json:"budget_ms"` // what all rules of a tick may take
+		Every    int     `json:"every"`     // runs for each team every this many ticks (1 = every tick)
+		Evals    int     `json:"evals"`     // evaluations a tick asks for (about one per team)
+		// Slowed: Every went up or down; restored: back to every tick;
+		// over: the rules of a tick take more than the budget, and this,
+		// the slowest, is too cheap per evaluation to slow.
+		Change string `json:"change"`
+	}
 )
 
 // Objective statuses.
@@ -139,6 +164,10 @@ type State struct {
 	Teams    []string
 	Team     map[string]*TeamState
 	LastSeq  int64
+	// RuleErrors holds the rules (by path) whose failure was reported.
+	RuleErrors map[string]bool
+	// RuleSlow is when (wall time) each slow rule was last reported.
+	RuleSlow map[string]time.Time
 }
 
 // TeamState is one team's part of the state.
@@ -180,7 +209,9 @@ type ObjectiveState struct {
 }
 
 // NewState is the state before any event.
-func NewState() *State { return &State{Phase: PhaseCreated, Team: map[string]*TeamState{}} }
+func NewState() *State {
+	return &State{Phase: PhaseCreated, Team: map[string]*TeamState{}, RuleErrors: map[string]bool{}, RuleSlow: map[string]time.Time{}}
+}
 
 func newTeamState(name string) *TeamState {
 	return &TeamState{Name: name, Fired: map[string]time.Duration{}, Actions: map[string]*ActionState{},
@@ -275,6 +306,18 @@ func (s *State) Apply(e store.Event) error {
 	case EvEnded:
 		s.Phase = PhaseEnded
 	case EvRecovered, EvBroadcast:
+	case EvRuleError:
+		var d RuleErrorData
+		if err := dec(&d); err != nil {
+			return err
+		}
+		s.RuleErrors[d.Rule] = true
+	case EvRuleSlow:
+		var d RuleSlowData
+		if err := dec(&d); err != nil {
+			return err
+		}
+		s.RuleSlow[d.Rule] = e.Time
 	case EvInject:
 		var d InjectData
 		if err := dec(&d); err != nil {

@@ -19,6 +19,7 @@ import (
 // timers of for: rules. Everything here is derived; the state is the log.
 type teamRT struct {
 	name    string
+	index   int // in State.Teams: staggers slowed rules (ruleBudget.due)
 	env     *scenario.Env
 	vm      vm.VM
 	vals    []plantsim.Values
@@ -49,12 +50,20 @@ func (x *Exercise) initRuntime(teams []string) {
 			}
 		}
 	}
-	for _, name := range teams {
-		rt := &teamRT{name: name, env: l.NewEnv(), vals: make([]plantsim.Values, len(l.PLCs)),
+	for i, name := range teams {
+		rt := &teamRT{name: name, index: i, env: l.NewEnv(), vals: make([]plantsim.Values, len(l.PLCs)),
 			since: map[string]time.Duration{}, alarms: alarms, traffic: newTrafficRT()}
+		rt.vm.MemoryBudget = scenario.RuleMemoryBudget
 		x.bindEnv(rt)
 		x.rt[name] = rt
 	}
+	x.budget = newRuleBudget(len(x.sc.Rules))
+}
+
+// due says whether a tick evaluates a rule for a team (a rule over the
+// tick budget runs only every few ticks; see rulebudget.go).
+func (x *Exercise) due(rt *teamRT, r *scenario.Rule) bool {
+	return x.budget.due(r.ID, int64(x.clock/Tick), rt.index, len(x.rt))
 }
 
 // bindEnv ties a team's rule helpers to its state. The closures read the
@@ -96,29 +105,6 @@ func (x *Exercise) bindEnv(rt *teamRT) {
 	e.Talkers = func(plc string) int { return len(rt.traffic.firstSeen[plc]) }
 }
 
-func (x *Exercise) evalBool(rt *teamRT, r *scenario.Rule) (bool, error) {
-	out, err := rt.vm.Run(r.Program, rt.env)
-	if err != nil {
-		return false, fmt.Errorf("rule %q: %w", r.Source, err)
-	}
-	b, _ := out.(bool)
-	return b, nil
-}
-
-func (x *Exercise) evalNumber(rt *teamRT, r *scenario.Rule) (float64, error) {
-	out, err := rt.vm.Run(r.Program, rt.env)
-	if err != nil {
-		return 0, fmt.Errorf("rule %q: %w", r.Source, err)
-	}
-	switch v := out.(type) {
-	case float64:
-		return v, nil
-	case int:
-		return float64(v), nil
-	}
-	return 0, fmt.Errorf("rule %q gave %T, not a number", r.Source, out)
-}
-
 // Step runs the exercise clock forward in ticks up to t (while running).
 // Real-time runs call it with wall time × speed; tests call it directly
 // with a virtual clock.
@@ -154,10 +140,14 @@ func (x *Exercise) tick(ctx context.Context) error {
 			return err
 		}
 	}
+	x.budget.begin()
 	for _, name := range x.state.Teams {
 		if err := x.evalTeam(ctx, x.rt[name]); err != nil {
 			return err
 		}
+	}
+	if err := x.reportSlow(ctx, x.budget.end()); err != nil {
+		return err
 	}
 	if t%SampleEvery == 0 {
 		if err := x.sample(ctx); err != nil {
@@ -220,11 +210,7 @@ func (x *Exercise) evalTeam(ctx context.Context, rt *teamRT) error {
 					due = x.clock >= at+in.Delay
 				}
 			case scenario.TriggerWhen:
-				ok, err := x.evalBool(rt, in.When)
-				if err != nil {
-					return fmt.Errorf("team %s inject %s: %w", rt.name, in.ID, err)
-				}
-				due = ok
+				due = x.due(rt, in.When) && x.evalBool(ctx, rt, in.When)
 			}
 			if due {
 				if err := x.fire(ctx, rt.name, in, "schedule"); err != nil {
@@ -246,7 +232,7 @@ func (x *Exercise) evalTeam(ctx context.Context, rt *teamRT) error {
 	rt.env.Score = float64(ts.Score)
 	for _, o := range x.sc.Objectives {
 		if err := x.scoreObjective(ctx, rt, ts, o); err != nil {
-			return fmt.Errorf("team %s objective %s: %w", rt.name, o.ID, err)
+			return err
 		}
 	}
 	return nil
@@ -320,39 +306,25 @@ func (x *Exercise) scoreObjective(ctx context.Context, rt *teamRT, ts *TeamState
 	if os != nil && os.Status != StatusPending {
 		return nil
 	}
-	if o.FailWhen != nil {
-		bad, err := x.evalBool(rt, o.FailWhen)
-		if err != nil {
-			return err
-		}
-		if bad {
-			delete(rt.since, o.ID)
-			return x.emit(ctx, rt.name, EvFailed, ObjectiveData{Objective: o.ID, Points: -o.Penalty})
-		}
+	if o.FailWhen != nil && x.due(rt, o.FailWhen) && x.evalBool(ctx, rt, o.FailWhen) {
+		delete(rt.since, o.ID)
+		return x.emit(ctx, rt.name, EvFailed, ObjectiveData{Objective: o.ID, Points: -o.Penalty})
 	}
 	for i, p := range o.Partial {
 		if os != nil && os.Partial[i] {
 			continue
 		}
-		ok, err := x.evalBool(rt, p.When)
-		if err != nil {
-			return err
-		}
-		if ok {
+		if x.due(rt, p.When) && x.evalBool(ctx, rt, p.When) {
 			if err := x.emit(ctx, rt.name, EvPartial, ObjectiveData{Objective: o.ID, Points: p.Points, Tier: i}); err != nil {
 				return err
 			}
 			os = ts.Objectives[o.ID]
 		}
 	}
-	if o.When == nil {
+	if o.When == nil || !x.due(rt, o.When) {
 		return nil
 	}
-	ok, err := x.evalBool(rt, o.When)
-	if err != nil {
-		return err
-	}
-	if !ok {
+	if !x.evalBool(ctx, rt, o.When) {
 		delete(rt.since, o.ID)
 		return nil
 	}
@@ -375,11 +347,7 @@ func (x *Exercise) achieve(ctx context.Context, rt *teamRT, ts *TeamState, o *sc
 	}
 	bonus := 0
 	if o.Bonus != nil {
-		b, err := x.evalNumber(rt, o.Bonus)
-		if err != nil {
-			return err
-		}
-		if b > 0 && !math.IsInf(b, 0) {
+		if b := x.evalNumber(ctx, rt, o.Bonus); b > 0 && !math.IsInf(b, 0) {
 			bonus = int(math.Round(math.Min(b, 1e6)))
 		}
 	}
