@@ -114,13 +114,17 @@ type (
 		En string `json:"en,omitempty"`
 		Ja string `json:"ja,omitempty"`
 	}
-	// AlarmData is an alarm or trip bit of a PLC changing.
+	// AlarmData is an alarm or trip episode of a PLC starting (the bit
+	// set) or ending (the bit stayed clear for the model's alarm hold).
 	AlarmData struct {
 		PLC      string `json:"plc"`
 		Tag      string `json:"tag"`
 		Class    string `json:"class"` // alarm, trip
 		Active   bool   `json:"active"`
 		Incident bool   `json:"incident,omitempty"` // a safety incident tag
+		// ClearMS is, when an episode ends, the exercise time its bit
+		// went clear (the event comes a hold later).
+		ClearMS int64 `json:"clear_ms,omitempty"`
 	}
 	// RuleErrorData is a rule failing at run time, reported once per rule:
 	// it counts as false (a bonus as 0) wherever it fails.

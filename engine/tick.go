@@ -18,14 +18,17 @@ import (
 // teamRT is a team's runtime scratch: its rule env, value buffers and the
 // timers of for: rules. Everything here is derived; the state is the log.
 type teamRT struct {
-	name    string
-	index   int // in State.Teams: staggers slowed rules (ruleBudget.due)
-	env     *scenario.Env
-	vm      vm.VM
-	vals    []plantsim.Values
-	since   map[string]time.Duration // objective → when its when-rule started holding
-	alarms  []alarmTag
-	traffic *trafficRT
+	name   string
+	index  int // in State.Teams: staggers slowed rules (ruleBudget.due)
+	env    *scenario.Env
+	vm     vm.VM
+	vals   []plantsim.Values
+	since  map[string]time.Duration // objective → when its when-rule started holding
+	alarms []alarmTag
+	// clearSince is, per alarm, since when its bit has been clear while
+	// the log says the alarm is active (-1: it isn't clearing).
+	clearSince []time.Duration
+	traffic    *trafficRT
 }
 
 type alarmTag struct {
@@ -33,6 +36,7 @@ type alarmTag struct {
 	key      string
 	class    string
 	incident bool
+	hold     time.Duration // the model's AlarmHold
 }
 
 func (x *Exercise) initRuntime(teams []string) {
@@ -46,13 +50,17 @@ func (x *Exercise) initRuntime(teams []string) {
 		}
 		for ti, t := range m.Tags {
 			if t.Class == plantsim.ClassAlarm || t.Class == plantsim.ClassTrip {
-				alarms = append(alarms, alarmTag{plc: pi, tag: ti, key: l.PLCs[pi] + "." + t.Name, class: t.Class.String(), incident: incident[t.Name]})
+				alarms = append(alarms, alarmTag{plc: pi, tag: ti, key: l.PLCs[pi] + "." + t.Name, class: t.Class.String(),
+					incident: incident[t.Name], hold: m.AlarmHold})
 			}
 		}
 	}
 	for i, name := range teams {
 		rt := &teamRT{name: name, index: i, env: l.NewEnv(), vals: make([]plantsim.Values, len(l.PLCs)),
-			since: map[string]time.Duration{}, alarms: alarms, traffic: newTrafficRT()}
+			since: map[string]time.Duration{}, alarms: alarms, clearSince: make([]time.Duration, len(alarms)), traffic: newTrafficRT()}
+		for i := range rt.clearSince {
+			rt.clearSince[i] = -1
+		}
 		rt.vm.MemoryBudget = scenario.RuleMemoryBudget
 		x.bindEnv(rt)
 		x.rt[name] = rt
@@ -184,13 +192,9 @@ func (x *Exercise) evalTeam(ctx context.Context, rt *teamRT) error {
 	}
 	ts := x.state.Team[rt.name]
 
-	for _, a := range rt.alarms {
-		on := rt.vals[a.plc].Truth[a.tag] >= 0.5
-		if ts.Alarms[a.key] != on {
-			plc, tag, _ := cutKey(a.key)
-			if err := x.emit(ctx, rt.name, EvPlantAlarm, AlarmData{PLC: plc, Tag: tag, Class: a.class, Active: on, Incident: a.incident}); err != nil {
-				return err
-			}
+	for i := range rt.alarms {
+		if err := x.alarm(ctx, rt, ts, i); err != nil {
+			return err
 		}
 	}
 
@@ -238,7 +242,40 @@ func (x *Exercise) evalTeam(ctx context.Context, rt *teamRT) error {
 	return nil
 }
 
-// hostAddr is a scenario host's address.
+// alarm follows one alarm or trip bit. An episode starts when the bit
+// sets and ends once it has stayed clear for the model's hold; a bit that
+// sets again within the hold continues the episode, with no event, so a
+// process wobbling at a limit is one alarm and one incident. The log holds
+// only episodes; how long the bit has been clear is runtime, and after a
+// restart the hold starts again from the first tick that sees it clear
+// (a clear line at most one hold later, never a second incident).
+func (x *Exercise) alarm(ctx context.Context, rt *teamRT, ts *TeamState, i int) error {
+	a := rt.alarms[i]
+	on := rt.vals[a.plc].Truth[a.tag] >= 0.5
+	active := ts.Alarms[a.key]
+	d := AlarmData{Class: a.class, Active: on, Incident: a.incident}
+	d.PLC, d.Tag, _ = cutKey(a.key)
+	switch {
+	case on:
+		rt.clearSince[i] = -1
+		if active {
+			return nil
+		}
+	case !active:
+		return nil
+	default:
+		if rt.clearSince[i] < 0 {
+			rt.clearSince[i] = x.clock
+		}
+		if x.clock-rt.clearSince[i] < a.hold {
+			return nil
+		}
+		d.ClearMS = rt.clearSince[i].Milliseconds()
+		rt.clearSince[i] = -1
+	}
+	return x.emit(ctx, rt.name, EvPlantAlarm, d)
+}
+
 // hostAddr is a scenario host's address in a team's plant: the scenario's,
 // or the team's own where the backend gives every team its own subnets
 // (Docker), which is the address its traffic shows.
