@@ -39,9 +39,11 @@ type ruleBudget struct {
 }
 
 type ruleCost struct {
-	spent  time.Duration // this tick
-	evals  int           // this tick
+	spent  time.Duration // this tick, of the timed evaluations
+	timed  int           // evaluations timed this tick
+	evals  int           // evaluations this tick, timed or not
 	demand int           // evaluations asked for this tick, run or skipped
+	count  uint32        // evaluations ever, to pick the ones to time
 	avg    time.Duration // one evaluation's cost: jumps up at once, decays slowly
 	stride int           // evaluate every stride-th tick per team
 	// reported is the stride last reported (0: none yet).
@@ -61,11 +63,33 @@ func (b *ruleBudget) setSpeed(speed float64) {
 	b.limit = time.Duration(RuleShare * float64(Tick) / speed)
 }
 
-// spent records one evaluation's wall time.
+// sampleEvery: a cheap rule has one evaluation in this many timed (a
+// clock read costs half of what a typical rule does); an expensive one,
+// or one not yet timed, has every evaluation timed.
+const sampleEvery = 8
+
+// timing says whether to time a rule's next evaluation, and counts it.
+func (b *ruleBudget) timing(id int) bool {
+	c := &b.rules[id]
+	c.evals++
+	c.count++
+	return c.avg >= SlowEval || c.count%sampleEvery == 1
+}
+
+// spent records a timed evaluation's wall time.
 func (b *ruleBudget) spent(id int, d time.Duration) {
 	c := &b.rules[id]
 	c.spent += d
-	c.evals++
+	c.timed++
+}
+
+// tick is what a rule cost this tick, the untimed evaluations estimated
+// from the timed ones.
+func (c *ruleCost) tick() time.Duration {
+	if c.timed == 0 {
+		return 0
+	}
+	return c.spent * time.Duration(c.evals) / time.Duration(c.timed)
 }
 
 // due says whether a rule runs for a team in this tick, and counts the
@@ -77,7 +101,7 @@ func (b *ruleBudget) spent(id int, d time.Duration) {
 func (b *ruleBudget) due(id int, tick int64, team, teams int) bool {
 	c := &b.rules[id]
 	c.demand++
-	if b.limit > 0 && c.spent >= b.limit && c.spent >= SlowEval*time.Duration(c.evals) {
+	if b.limit > 0 && c.spent >= b.limit && c.spent >= SlowEval*time.Duration(c.timed) {
 		return false
 	}
 	if c.stride <= 1 {
@@ -92,7 +116,7 @@ func (b *ruleBudget) due(id int, tick int64, team, teams int) bool {
 func (b *ruleBudget) begin() {
 	for i := range b.rules {
 		c := &b.rules[i]
-		c.spent, c.evals, c.demand = 0, 0, 0
+		c.spent, c.timed, c.evals, c.demand = 0, 0, 0, 0
 	}
 }
 
@@ -102,11 +126,11 @@ func (b *ruleBudget) end() time.Duration {
 	var total time.Duration
 	for i := range b.rules {
 		c := &b.rules[i]
-		total += c.spent
-		if c.evals == 0 {
+		total += c.tick()
+		if c.timed == 0 {
 			continue
 		}
-		if one := c.spent / time.Duration(c.evals); one >= c.avg {
+		if one := c.spent / time.Duration(c.timed); one >= c.avg {
 			c.avg = one
 		} else {
 			c.avg = (9*c.avg + one) / 10
