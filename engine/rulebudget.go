@@ -44,8 +44,15 @@ type ruleCost struct {
 	evals  int           // evaluations this tick, timed or not
 	demand int           // evaluations asked for this tick, run or skipped
 	count  uint32        // evaluations ever, to pick the ones to time
-	avg    time.Duration // one evaluation's cost: jumps up at once, decays slowly
-	stride int           // evaluate every stride-th tick per team
+	least  time.Duration // this tick's fastest timed evaluation
+	// One evaluation's cost, each jumping up at once and decaying slowly:
+	// avg from the mean of a tick's timed evaluations, what the rule
+	// really takes of the tick (on a busy machine too); floor from the
+	// fastest, what the rule itself costs (a slower evaluation was the
+	// machine: preempted, collecting garbage). floor decides whether a
+	// rule is expensive, so a cheap rule is never slowed for a hiccup.
+	avg, floor time.Duration
+	stride     int // evaluate every stride-th tick per team
 	// reported is the stride last reported (0: none yet).
 	reported int
 }
@@ -73,13 +80,16 @@ func (b *ruleBudget) timing(id int) bool {
 	c := &b.rules[id]
 	c.evals++
 	c.count++
-	return c.avg >= SlowEval || c.count%sampleEvery == 1
+	return c.expensive() || c.count%sampleEvery == 1
 }
 
 // spent records a timed evaluation's wall time.
 func (b *ruleBudget) spent(id int, d time.Duration) {
 	c := &b.rules[id]
 	c.spent += d
+	if c.timed == 0 || d < c.least {
+		c.least = d
+	}
 	c.timed++
 }
 
@@ -130,17 +140,25 @@ func (b *ruleBudget) end() time.Duration {
 		if c.timed == 0 {
 			continue
 		}
-		if one := c.spent / time.Duration(c.timed); one >= c.avg {
-			c.avg = one
-		} else {
-			c.avg = (9*c.avg + one) / 10
-		}
+		c.avg = follow(c.avg, c.spent/time.Duration(c.timed))
+		c.floor = follow(c.floor, c.least)
 	}
 	if b.limit > 0 {
 		b.plan()
 	}
 	return total
 }
+
+// follow moves an estimate to a new sample: up at once, down by a tenth.
+func follow(est, sample time.Duration) time.Duration {
+	if sample >= est {
+		return sample
+	}
+	return (9*est + sample) / 10
+}
+
+// expensive says whether a rule is one the budget may slow.
+func (c *ruleCost) expensive() bool { return c.floor >= SlowEval }
 
 // full is what a rule would cost this tick if it ran for every team that
 // asked for it.
@@ -155,7 +173,7 @@ func (b *ruleBudget) plan() {
 	b.order = b.order[:0]
 	for i := range b.rules {
 		c := &b.rules[i]
-		if c.avg < SlowEval {
+		if !c.expensive() {
 			c.stride = 1
 			left -= c.full()
 			continue

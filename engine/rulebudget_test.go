@@ -53,7 +53,7 @@ func rangeCosting(t testing.TB, d time.Duration) int {
 		}
 		best = min(best, time.Since(start))
 	}
-	return min(max(int(probe*d/max(best, time.Microsecond)), scenario.WarnRange+1), scenario.MaxRange-1)
+	return min(max(int(probe*d/max(best, time.Microsecond)), 100), scenario.MaxRange)
 }
 
 func newExpensive(t testing.TB, teams, size int) *Exercise {
@@ -63,8 +63,8 @@ func newExpensive(t testing.TB, teams, size int) *Exercise {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(sc.Warnings) != 1 {
-		t.Fatalf("want one warning about the range, got %v", sc.Warnings)
+	if want := min(1, size/(scenario.WarnRange+1)); len(sc.Warnings) != want {
+		t.Fatalf("want %d warnings about the range, got %v", want, sc.Warnings)
 	}
 	names := make([]string, teams)
 	for i := range names {
@@ -86,46 +86,54 @@ func newExpensive(t testing.TB, teams, size int) *Exercise {
 // real-time run at ×1 keeps the exercise clock at wall time: the rule is
 // slowed to fit the tick budget and the instructor is told which rule and
 // how long it took. Without the budget this run falls far behind.
+//
+// The pace is compared with a twin exercise run beside it whose rule
+// costs nothing: on a machine busy with other work both lag alike, and
+// the budget is what keeps the costly one with its twin.
 func TestSlowRuleKeepsTheClockAtPace(t *testing.T) {
 	size := rangeCosting(t, 10*time.Millisecond)
 	t.Logf("the rule walks %d elements", size)
-	x := newExpensive(t, 30, size)
+	x, twin := newExpensive(t, 30, size), newExpensive(t, 30, 1)
 	const wall = 4 * time.Second
 	ctx, cancel := context.WithTimeout(context.Background(), wall)
 	defer cancel()
 	start := time.Now()
+	errs := make(chan error, 1)
+	go func() { errs <- twin.Run(ctx, 1) }()
 	if err := x.Run(ctx, 1); !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("Run: %v", err)
 	}
+	if err := <-errs; !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Run (twin): %v", err)
+	}
 	elapsed := time.Since(start)
 	clock, _ := x.Clock()
-	t.Logf("exercise clock %v after %v of wall time (%.0f%%)", clock, elapsed.Round(time.Millisecond), 100*clock.Seconds()/elapsed.Seconds())
-	// Generous: the clock runs in whole ticks and the first tick pays for
-	// the rule before it is measured.
-	if clock < elapsed*9/10 {
-		t.Errorf("exercise clock %v after %v of wall time at ×1: it fell behind", clock, elapsed)
+	twinClock, _ := twin.Clock()
+	t.Logf("exercise clock %v, its twin's %v, after %v of wall time", clock, twinClock, elapsed.Round(time.Millisecond))
+	// Generous: the clock runs in whole ticks, and a tick that runs the
+	// rule for a team costs a rule evaluation more than its twin's.
+	if clock < twinClock*9/10 {
+		t.Errorf("exercise clock %v, its twin's %v: it fell behind", clock, twinClock)
 	}
 	var slow []RuleSlowData
 	x.Store().Events(context.Background(), store.Filter{Kinds: []string{EvRuleSlow}}, func(e store.Event) error {
 		var d RuleSlowData
 		json.Unmarshal(e.Data, &d)
-		slow = append(slow, d)
+		if d.Rule == "objectives[0].when" {
+			slow = append(slow, d)
+		}
+		t.Logf("at %v: %s", e.Clock, Describe(x.sc, e, "en"))
 		return nil
 	})
 	if len(slow) == 0 {
-		t.Fatal("no rule.slow event: the instructor was not told")
+		t.Fatal("no rule.slow event for the costly rule: the instructor was not told")
 	}
-	d := slow[0]
-	if d.Rule != "objectives[0].when" || d.Pos != "expensive.yaml:13:37" || d.Change != SlowSlowed || d.Every < 2 || d.EvalUS < SlowEval.Microseconds() || d.BudgetMS != 50 {
-		t.Errorf("rule.slow %+v: want objectives[0].when at expensive.yaml:13:37, slowed to every ≥ 2 ticks, over %v an evaluation, budget 50 ms", d, SlowEval)
+	if d := slow[0]; d.Pos != "expensive.yaml:13:37" || d.Change != SlowSlowed || d.Every < 2 || d.EvalUS < SlowEval.Microseconds() || d.BudgetMS != 50 || d.Evals != 30 {
+		t.Errorf("rule.slow %+v: want the rule at expensive.yaml:13:37 slowed to every ≥ 2 ticks, over %v an evaluation, 30 a tick, budget 50 ms", d, SlowEval)
 	}
-	for _, d := range slow {
-		if d.Rule != "objectives[0].when" {
-			t.Errorf("the cheap rule was reported slow: %+v", d)
-		}
-	}
-	// The cheap rule is never slowed: it scores on time for every team
-	// (since('tick') > 1 holds from 2.1 s).
+	// The cheap rule is not slowed (a loaded machine may stretch it for a
+	// moment): it scores on time for every team (since('tick') > 1 holds
+	// from 2.1 s).
 	if clock >= 2500*time.Millisecond {
 		for _, team := range []string{"t00", "t15", "t29"} {
 			if st := objStatus(x, team, "cheap"); st != StatusAchieved {
@@ -140,7 +148,9 @@ func TestSlowRuleKeepsTheClockAtPace(t *testing.T) {
 func TestRuleBudgetPlan(t *testing.T) {
 	b := newRuleBudget(4)
 	b.limit = 50 * time.Millisecond
-	set := func(id int, avg time.Duration, demand int) { b.rules[id].avg, b.rules[id].demand = avg, demand }
+	set := func(id int, avg time.Duration, demand int) {
+		b.rules[id].avg, b.rules[id].floor, b.rules[id].demand = avg, avg, demand
+	}
 	set(0, 2*time.Microsecond, 30)   // cheap: 60 µs a tick
 	set(1, 500*time.Microsecond, 30) // 15 ms a tick: fits its share
 	set(2, 10*time.Millisecond, 30)  // 300 ms a tick
@@ -188,7 +198,7 @@ func TestRuleBudgetPlan(t *testing.T) {
 	}
 	// Without a budget (a stepped run) nothing is slowed.
 	b = newRuleBudget(1)
-	b.rules[0].avg, b.rules[0].demand = time.Second, 30
+	b.rules[0].avg, b.rules[0].floor, b.rules[0].demand = time.Second, time.Second, 30
 	b.end()
 	if !b.due(0, 1, 0, 30) || b.rules[0].stride != 1 {
 		t.Error("a stepped run slowed a rule")
