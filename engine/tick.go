@@ -15,8 +15,9 @@ import (
 	plantsim "github.com/icsrange/icsrange/plant-sim"
 )
 
-// teamRT is a team's runtime scratch: its rule env, value buffers and the
-// timers of for: rules. Everything here is derived; the state is the log.
+// teamRT is a team's runtime scratch: its rule env, value buffers, the
+// timers of for: rules and of alarm holds. Everything here is derived;
+// the state is the log.
 type teamRT struct {
 	name   string
 	index  int // in State.Teams: staggers slowed rules (ruleBudget.due)
@@ -58,8 +59,8 @@ func (x *Exercise) initRuntime(teams []string) {
 	for i, name := range teams {
 		rt := &teamRT{name: name, index: i, env: l.NewEnv(), vals: make([]plantsim.Values, len(l.PLCs)),
 			since: map[string]time.Duration{}, alarms: alarms, clearSince: make([]time.Duration, len(alarms)), traffic: newTrafficRT()}
-		for i := range rt.clearSince {
-			rt.clearSince[i] = -1
+		for j := range rt.clearSince {
+			rt.clearSince[j] = -1
 		}
 		rt.vm.MemoryBudget = scenario.RuleMemoryBudget
 		x.bindEnv(rt)
