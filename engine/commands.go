@@ -123,7 +123,7 @@ func (x *Exercise) Answer(ctx context.Context, team, question, answer string) (A
 	if answer == "" || !utf8.ValidString(answer) || utf8.RuneCountInString(answer) > MaxAnswerLen {
 		return AnswerResult{}, errf(CodeInvalid, "an answer is 1 to %d characters of text", MaxAnswerLen)
 	}
-	if visible, err := x.visible(team, q); err != nil {
+	if visible, err := x.visible(ctx, team, q); err != nil {
 		return AnswerResult{}, err
 	} else if !visible {
 		return AnswerResult{}, errf(CodeNotFound, "no question %q", question)
@@ -150,7 +150,7 @@ func (x *Exercise) Answer(ctx context.Context, team, question, answer string) (A
 }
 
 // visible says whether a question is shown to a team now.
-func (x *Exercise) visible(team string, q *scenario.Question) (bool, error) {
+func (x *Exercise) visible(ctx context.Context, team string, q *scenario.Question) (bool, error) {
 	if q.Visible == nil {
 		return true, nil
 	}
@@ -158,7 +158,7 @@ func (x *Exercise) visible(team string, q *scenario.Question) (bool, error) {
 	if err := x.readPlant(rt); err != nil {
 		return false, err
 	}
-	return x.evalBool(rt, q.Visible)
+	return x.evalBool(ctx, rt, q.Visible), nil
 }
 
 // Act takes an action for a team and reports its effects' outcomes.

@@ -225,6 +225,38 @@ func ViewEvent(sc *scenario.Scenario, u Update, s Scope) (EventView, bool) {
 		default:
 			v.Text = scenario.Text{En: fmt.Sprintf("%s %s.%s cleared", d.Class, d.PLC, d.Tag), Ja: fmt.Sprintf("%s %s.%s 復帰", d.Class, d.PLC, d.Tag)}
 		}
+	case EvRuleError:
+		if !instr {
+			return v, false
+		}
+		var d RuleErrorData
+		json.Unmarshal(e.Data, &d)
+		v.Level = "bad"
+		v.Text = scenario.Text{En: fmt.Sprintf("Rule error at %s (%s, team %s): %s — the rule counts as false", d.Pos, d.Rule, d.Team, d.Error),
+			Ja: fmt.Sprintf("ルールエラー %s（%s、チーム %s）：%s — このルールは偽として扱います", d.Pos, d.Rule, d.Team, d.Error)}
+	case EvRuleSlow:
+		if !instr {
+			return v, false
+		}
+		var d RuleSlowData
+		json.Unmarshal(e.Data, &d)
+		cost := fmt.Sprintf("%s (%s): %.1f ms per evaluation, %.0f ms a tick for %d evaluations; the rules' budget is %.0f ms a tick",
+			d.Pos, d.Rule, float64(d.EvalUS)/1000, d.TickMS, d.Evals, d.BudgetMS)
+		costJa := fmt.Sprintf("%s（%s）：1回 %.1f ms、1ティック %.0f ms（%d 回評価）。ルールの予算は1ティック %.0f ms",
+			d.Pos, d.Rule, float64(d.EvalUS)/1000, d.TickMS, d.Evals, d.BudgetMS)
+		switch d.Change {
+		case SlowRestored:
+			v.Text = scenario.Text{En: fmt.Sprintf("Rule at %s (%s) is evaluated every tick again", d.Pos, d.Rule),
+				Ja: fmt.Sprintf("ルール %s（%s）は毎ティックの評価に戻りました", d.Pos, d.Rule)}
+		case SlowOver:
+			v.Level = "alert"
+			v.Text = scenario.Text{En: "The rules take longer than their budget; the slowest is at " + cost,
+				Ja: "ルールの評価が予算を超えています。最も遅いのは " + costJa}
+		default:
+			v.Level = "alert"
+			v.Text = scenario.Text{En: fmt.Sprintf("Slow rule at %s — now evaluated every %d ticks per team", cost, d.Every),
+				Ja: fmt.Sprintf("遅いルール %s — 各チームで %d ティックごとに評価します", costJa, d.Every)}
+		}
 	default:
 		return v, false
 	}

@@ -77,9 +77,12 @@ type Exercise struct {
 	state *State
 	clock time.Duration
 	rt    map[string]*teamRT
-	feed  *Feed
-	auth  auth
-	err   error // a failed commit stops the exercise
+	// budget times the rules and, in a real-time run, slows the ones
+	// that cost more than the tick can spare.
+	budget *ruleBudget
+	feed   *Feed
+	auth   auth
+	err    error // a failed commit stops the exercise
 
 	trafficCap int
 	holdsSeq   int64 // the last event seq when the for: timers were saved

@@ -12,6 +12,9 @@ func (x *Exercise) Run(ctx context.Context, speed float64) error {
 	if speed <= 0 {
 		speed = 1
 	}
+	x.mu.Lock()
+	x.budget.setSpeed(speed)
+	x.mu.Unlock()
 	// Wake often enough that a tick is never late by more than a tick.
 	interval := time.Duration(float64(Tick) / speed)
 	interval = min(max(interval, 5*time.Millisecond), 50*time.Millisecond)

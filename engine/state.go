@@ -41,6 +41,8 @@ const (
 	EvAdjust     = "score.adjusted"
 	EvBroadcast  = "message.broadcast"
 	EvPlantAlarm = "plant.alarm"
+	EvRuleError  = "rule.error"
+	EvRuleSlow   = "rule.slow"
 )
 
 // Event payloads.
@@ -113,13 +115,40 @@ type (
 		En string `json:"en,omitempty"`
 		Ja string `json:"ja,omitempty"`
 	}
-	// AlarmData is an alarm or trip bit of a PLC changing.
+	// AlarmData is an alarm or trip episode of a PLC starting (the bit
+	// set) or ending (the bit stayed clear for the model's alarm hold).
 	AlarmData struct {
 		PLC      string `json:"plc"`
 		Tag      string `json:"tag"`
 		Class    string `json:"class"` // alarm, trip
 		Active   bool   `json:"active"`
 		Incident bool   `json:"incident,omitempty"` // a safety incident tag
+		// ClearMS is, when an episode ends, the exercise time its bit
+		// went clear (the event comes a hold later).
+		ClearMS int64 `json:"clear_ms,omitempty"`
+	}
+	// RuleErrorData is a rule failing at run time, reported once per rule:
+	// it counts as false (a bonus as 0) wherever it fails.
+	RuleErrorData struct {
+		Rule  string `json:"rule"` // its place in the scenario, e.g. objectives[2].when
+		Pos   string `json:"pos"`  // FILE:LINE:COL of the failing token
+		Team  string `json:"team"` // the team it first failed for
+		Error string `json:"error"`
+	}
+	// RuleSlowData is a rule costing more than the tick budget allows,
+	// and how often it now runs for each team.
+	RuleSlowData struct {
+		Rule     string  `json:"rule"`
+		Pos      string  `json:"pos"`       // FILE:LINE:COL of the rule
+		EvalUS   int64   `json:"eval_us"`   // one evaluation, microseconds
+		TickMS   float64 `json:"tick_ms"`   // one tick for every team that asks, if run every tick
+		BudgetMS float64 `json:"budget_ms"` // what all rules of a tick may take
+		Every    int     `json:"every"`     // runs for each team every this many ticks (1 = every tick)
+		Evals    int     `json:"evals"`     // evaluations a tick asks for (about one per team)
+		// Slowed: Every went up or down; restored: back to every tick;
+		// over: the rules of a tick take more than the budget, and this,
+		// the slowest, is too cheap per evaluation to slow.
+		Change string `json:"change"`
 	}
 )
 
@@ -140,6 +169,10 @@ type State struct {
 	Teams    []string
 	Team     map[string]*TeamState
 	LastSeq  int64
+	// RuleErrors holds the rules (by path) whose failure was reported.
+	RuleErrors map[string]bool
+	// RuleSlow is when (wall time) each slow rule was last reported.
+	RuleSlow map[string]time.Time
 
 	topo *plant.Topology
 }
@@ -191,7 +224,7 @@ const (
 
 // NewState is the state before any event, for a plant of topology t.
 func NewState(t *plant.Topology) *State {
-	return &State{Phase: PhaseCreated, Team: map[string]*TeamState{}, topo: t}
+	return &State{Phase: PhaseCreated, Team: map[string]*TeamState{}, RuleErrors: map[string]bool{}, RuleSlow: map[string]time.Time{}, topo: t}
 }
 
 func newTeamState(name string, topo *plant.Topology) *TeamState {
@@ -243,6 +276,18 @@ func (s *State) Apply(e store.Event) error {
 	case EvEnded:
 		s.Phase = PhaseEnded
 	case EvRecovered, EvBroadcast:
+	case EvRuleError:
+		var d RuleErrorData
+		if err := dec(&d); err != nil {
+			return err
+		}
+		s.RuleErrors[d.Rule] = true
+	case EvRuleSlow:
+		var d RuleSlowData
+		if err := dec(&d); err != nil {
+			return err
+		}
+		s.RuleSlow[d.Rule] = e.Time
 	case EvInject:
 		var d InjectData
 		if err := dec(&d); err != nil {

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"sort"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/icsrange/icsrange/engine/backend/inproc"
 	"github.com/icsrange/icsrange/engine/scenario"
+	"github.com/icsrange/icsrange/engine/store"
 )
 
 // TestTeam is the scripted team's name in scenario tests.
@@ -77,6 +79,19 @@ func runTest(ctx context.Context, sc *scenario.Scenario, yaml []byte, path strin
 	if err := x.Step(ctx, sc.Duration); err != nil {
 		fail("run to the end: %v", err)
 		return res
+	}
+
+	// A rule that fails at run time counts as false and the run goes on;
+	// for the scenario's author it is a bug all the same.
+	if err := x.store.Events(ctx, store.Filter{Kinds: []string{EvRuleError}}, func(e store.Event) error {
+		var d RuleErrorData
+		if err := json.Unmarshal(e.Data, &d); err != nil {
+			return err
+		}
+		fail("%s: rule error at %v (%s, counted as false): %s", d.Pos, FormatDuration(e.Clock), d.Rule, d.Error)
+		return nil
+	}); err != nil {
+		fail("read rule errors: %v", err)
 	}
 
 	x.mu.Lock()

@@ -17,19 +17,23 @@ import (
 	plantsim "github.com/icsrange/icsrange/plant-sim"
 )
 
-// teamRT is a team's runtime scratch: its rule env, value buffers and the
-// timers of for: rules. Everything here is derived; the state is the log.
-// The timers alone cannot be derived from the log (a rule that holds
-// commits nothing): they are saved with every checkpoint and after every
-// tick that committed events (saveHolds).
+// teamRT is a team's runtime scratch: its rule env, value buffers, the
+// timers of for: rules and of alarm holds. Everything here is derived;
+// the state is the log. The for: timers alone cannot be derived from the
+// log (a rule that holds commits nothing): they are saved with every
+// checkpoint and after every tick that committed events (saveHolds).
 type teamRT struct {
-	name    string
-	env     *scenario.Env
-	vm      vm.VM
-	vals    []plantsim.Values
-	since   map[string]time.Duration // objective → when its when-rule started holding
-	alarms  []alarmTag
-	traffic *trafficRT
+	name   string
+	index  int // in State.Teams: staggers slowed rules (ruleBudget.due)
+	env    *scenario.Env
+	vm     vm.VM
+	vals   []plantsim.Values
+	since  map[string]time.Duration // objective → when its when-rule started holding
+	alarms []alarmTag
+	// clearSince is, per alarm, since when its bit has been clear while
+	// the log says the alarm is active (-1: it isn't clearing).
+	clearSince []time.Duration
+	traffic    *trafficRT
 }
 
 type alarmTag struct {
@@ -37,6 +41,7 @@ type alarmTag struct {
 	key      string
 	class    string
 	incident bool
+	hold     time.Duration // the model's AlarmHold
 }
 
 func (x *Exercise) initRuntime(teams []string) {
@@ -50,16 +55,28 @@ func (x *Exercise) initRuntime(teams []string) {
 		}
 		for ti, t := range m.Tags {
 			if t.Class == plantsim.ClassAlarm || t.Class == plantsim.ClassTrip {
-				alarms = append(alarms, alarmTag{plc: pi, tag: ti, key: l.PLCs[pi] + "." + t.Name, class: t.Class.String(), incident: incident[t.Name]})
+				alarms = append(alarms, alarmTag{plc: pi, tag: ti, key: l.PLCs[pi] + "." + t.Name, class: t.Class.String(),
+					incident: incident[t.Name], hold: m.AlarmHold})
 			}
 		}
 	}
-	for _, name := range teams {
-		rt := &teamRT{name: name, env: l.NewEnv(), vals: make([]plantsim.Values, len(l.PLCs)),
-			since: map[string]time.Duration{}, alarms: alarms, traffic: newTrafficRT()}
+	for i, name := range teams {
+		rt := &teamRT{name: name, index: i, env: l.NewEnv(), vals: make([]plantsim.Values, len(l.PLCs)),
+			since: map[string]time.Duration{}, alarms: alarms, clearSince: make([]time.Duration, len(alarms)), traffic: newTrafficRT()}
+		for j := range rt.clearSince {
+			rt.clearSince[j] = -1
+		}
+		rt.vm.MemoryBudget = scenario.RuleMemoryBudget
 		x.bindEnv(rt)
 		x.rt[name] = rt
 	}
+	x.budget = newRuleBudget(len(x.sc.Rules))
+}
+
+// due says whether a tick evaluates a rule for a team (a rule over the
+// tick budget runs only every few ticks; see rulebudget.go).
+func (x *Exercise) due(rt *teamRT, r *scenario.Rule) bool {
+	return x.budget.due(r.ID, int64(x.clock/Tick), rt.index, len(x.rt))
 }
 
 // bindEnv ties a team's rule helpers to its state. The closures read the
@@ -99,29 +116,6 @@ func (x *Exercise) bindEnv(rt *teamRT) {
 	e.TeamWrote = func(plc, tag string) bool { return rt.traffic.traineeWrote[plc+"."+tag] > 0 }
 	e.Reachable = func(host, plc string) bool { return ts().Net.Reaches(host, plc) }
 	e.Talkers = func(plc string) int { return len(rt.traffic.firstSeen[plc]) }
-}
-
-func (x *Exercise) evalBool(rt *teamRT, r *scenario.Rule) (bool, error) {
-	out, err := rt.vm.Run(r.Program, rt.env)
-	if err != nil {
-		return false, fmt.Errorf("rule %q: %w", r.Source, err)
-	}
-	b, _ := out.(bool)
-	return b, nil
-}
-
-func (x *Exercise) evalNumber(rt *teamRT, r *scenario.Rule) (float64, error) {
-	out, err := rt.vm.Run(r.Program, rt.env)
-	if err != nil {
-		return 0, fmt.Errorf("rule %q: %w", r.Source, err)
-	}
-	switch v := out.(type) {
-	case float64:
-		return v, nil
-	case int:
-		return float64(v), nil
-	}
-	return 0, fmt.Errorf("rule %q gave %T, not a number", r.Source, out)
 }
 
 // Step runs the exercise clock forward in ticks up to t (while running).
@@ -164,10 +158,14 @@ func (x *Exercise) tick(ctx context.Context) error {
 			return err
 		}
 	}
+	x.budget.begin()
 	for _, name := range x.state.Teams {
 		if err := x.evalTeam(ctx, x.rt[name]); err != nil {
 			return err
 		}
+	}
+	if err := x.reportSlow(ctx, x.budget.end()); err != nil {
+		return err
 	}
 	if t%SampleEvery == 0 {
 		if err := x.sample(ctx); err != nil {
@@ -215,13 +213,9 @@ func (x *Exercise) evalTeam(ctx context.Context, rt *teamRT) error {
 	}
 	ts := x.state.Team[rt.name]
 
-	for _, a := range rt.alarms {
-		on := rt.vals[a.plc].Truth[a.tag] >= 0.5
-		if ts.Alarms[a.key] != on {
-			plc, tag, _ := cutKey(a.key)
-			if err := x.emit(ctx, rt.name, EvPlantAlarm, AlarmData{PLC: plc, Tag: tag, Class: a.class, Active: on, Incident: a.incident}); err != nil {
-				return err
-			}
+	for i := range rt.alarms {
+		if err := x.alarm(ctx, rt, ts, i); err != nil {
+			return err
 		}
 	}
 
@@ -241,11 +235,7 @@ func (x *Exercise) evalTeam(ctx context.Context, rt *teamRT) error {
 					due = x.clock >= at+in.Delay
 				}
 			case scenario.TriggerWhen:
-				ok, err := x.evalBool(rt, in.When)
-				if err != nil {
-					return fmt.Errorf("team %s inject %s: %w", rt.name, in.ID, err)
-				}
-				due = ok
+				due = x.due(rt, in.When) && x.evalBool(ctx, rt, in.When)
 			}
 			if due {
 				if err := x.fire(ctx, rt.name, in, "schedule"); err != nil {
@@ -267,13 +257,46 @@ func (x *Exercise) evalTeam(ctx context.Context, rt *teamRT) error {
 	rt.env.Score = float64(ts.Score)
 	for _, o := range x.sc.Objectives {
 		if err := x.scoreObjective(ctx, rt, ts, o); err != nil {
-			return fmt.Errorf("team %s objective %s: %w", rt.name, o.ID, err)
+			return err
 		}
 	}
 	return nil
 }
 
-// hostAddr is a scenario host's address.
+// alarm follows one alarm or trip bit. An episode starts when the bit
+// sets and ends once it has stayed clear for the model's hold; a bit that
+// sets again within the hold continues the episode, with no event, so a
+// process wobbling at a limit is one alarm and one incident. The log holds
+// only episodes; how long the bit has been clear is runtime, and after a
+// restart the hold starts again from the first tick that sees it clear
+// (a clear line at most one hold later, never a second incident).
+func (x *Exercise) alarm(ctx context.Context, rt *teamRT, ts *TeamState, i int) error {
+	a := rt.alarms[i]
+	on := rt.vals[a.plc].Truth[a.tag] >= 0.5
+	active := ts.Alarms[a.key]
+	d := AlarmData{Class: a.class, Active: on, Incident: a.incident}
+	d.PLC, d.Tag, _ = cutKey(a.key)
+	switch {
+	case on:
+		rt.clearSince[i] = -1
+		if active {
+			return nil
+		}
+	case !active:
+		return nil
+	default:
+		if rt.clearSince[i] < 0 {
+			rt.clearSince[i] = x.clock
+		}
+		if x.clock-rt.clearSince[i] < a.hold {
+			return nil
+		}
+		d.ClearMS = rt.clearSince[i].Milliseconds()
+		rt.clearSince[i] = -1
+	}
+	return x.emit(ctx, rt.name, EvPlantAlarm, d)
+}
+
 // hostAddr is a scenario host's address in a team's plant: the scenario's,
 // or the team's own where the backend gives every team its own subnets
 // (Docker), which is the address its traffic shows.
@@ -340,39 +363,25 @@ func (x *Exercise) scoreObjective(ctx context.Context, rt *teamRT, ts *TeamState
 	if os != nil && os.Status != StatusPending {
 		return nil
 	}
-	if o.FailWhen != nil {
-		bad, err := x.evalBool(rt, o.FailWhen)
-		if err != nil {
-			return err
-		}
-		if bad {
-			delete(rt.since, o.ID)
-			return x.emit(ctx, rt.name, EvFailed, ObjectiveData{Objective: o.ID, Points: -o.Penalty})
-		}
+	if o.FailWhen != nil && x.due(rt, o.FailWhen) && x.evalBool(ctx, rt, o.FailWhen) {
+		delete(rt.since, o.ID)
+		return x.emit(ctx, rt.name, EvFailed, ObjectiveData{Objective: o.ID, Points: -o.Penalty})
 	}
 	for i, p := range o.Partial {
 		if os != nil && os.Partial[i] {
 			continue
 		}
-		ok, err := x.evalBool(rt, p.When)
-		if err != nil {
-			return err
-		}
-		if ok {
+		if x.due(rt, p.When) && x.evalBool(ctx, rt, p.When) {
 			if err := x.emit(ctx, rt.name, EvPartial, ObjectiveData{Objective: o.ID, Points: p.Points, Tier: i}); err != nil {
 				return err
 			}
 			os = ts.Objectives[o.ID]
 		}
 	}
-	if o.When == nil {
+	if o.When == nil || !x.due(rt, o.When) {
 		return nil
 	}
-	ok, err := x.evalBool(rt, o.When)
-	if err != nil {
-		return err
-	}
-	if !ok {
+	if !x.evalBool(ctx, rt, o.When) {
 		delete(rt.since, o.ID)
 		return nil
 	}
@@ -395,11 +404,7 @@ func (x *Exercise) achieve(ctx context.Context, rt *teamRT, ts *TeamState, o *sc
 	}
 	bonus := 0
 	if o.Bonus != nil {
-		b, err := x.evalNumber(rt, o.Bonus)
-		if err != nil {
-			return err
-		}
-		if b > 0 && !math.IsInf(b, 0) {
+		if b := x.evalNumber(ctx, rt, o.Bonus); b > 0 && !math.IsInf(b, 0) {
 			bonus = int(math.Round(math.Min(b, 1e6)))
 		}
 	}

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"context"
 	"fmt"
 	"maps"
 	"sort"
@@ -360,7 +361,7 @@ func (x *Exercise) TeamView(team string) (TeamView, error) {
 	}
 	for _, q := range x.sc.Questions {
 		if q.Visible != nil {
-			if ok, err := x.evalBool(rt, q.Visible); err != nil || !ok {
+			if !x.evalBool(context.Background(), rt, q.Visible) {
 				continue
 			}
 		}

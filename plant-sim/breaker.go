@@ -3,6 +3,7 @@ package plantsim
 import (
 	"fmt"
 	"math"
+	"time"
 )
 
 // Breaker tag indices.
@@ -89,6 +90,10 @@ var breakerModel = newModel(Model{
 	},
 	Programs:  []string{"standard", "tampered"},
 	Incidents: []string{"damaged"},
+	// Protection acts in seconds and a feeder's current swings with its
+	// load: five seconds joins a pickup that drops out and picks up again
+	// on one swing.
+	AlarmHold: 5 * time.Second,
 	New:       newBreaker,
 })
 

@@ -5,6 +5,7 @@ import (
 	"hash/crc32"
 	"sort"
 	"strings"
+	"time"
 )
 
 // Process is one physical process and the control logic of the PLC that runs
@@ -47,6 +48,12 @@ type Model struct {
 	Programs []string // index 0 is the standard program
 	// Incidents name the trip-class tags that are safety incidents.
 	Incidents []string
+	// AlarmHold is how long an alarm or trip bit must stay clear before
+	// its episode is over (ISA-18.2's off-delay): a bit that clears and
+	// sets again within it is the same alarm and the same incident, so a
+	// process hovering at a limit raises one alarm, not one per wobble.
+	// It suits the process's pace; zero means DefaultAlarmHold.
+	AlarmHold time.Duration
 	New       func(p Params) Process
 
 	index     map[string]int
@@ -179,7 +186,13 @@ var genericFaults = []FaultDef{
 	{Name: FaultCPU, Desc: "the CPU faults: logic stops scanning and mode reads \"fault\" until cleared"},
 }
 
+// DefaultAlarmHold is a model's AlarmHold unless it says otherwise.
+const DefaultAlarmHold = 10 * time.Second
+
 func newModel(m Model) *Model {
+	if m.AlarmHold == 0 {
+		m.AlarmHold = DefaultAlarmHold
+	}
 	m.index = make(map[string]int, len(m.Tags))
 	for i, t := range m.Tags {
 		if t.Name == "" {

@@ -145,6 +145,38 @@ func TestWaterTankInterlockHoldsAnySetpoint(t *testing.T) {
 	}
 }
 
+// The overflow switch sets when the water reaches the brim and dries only
+// 1% of the height below it, so a level hovering at the brim spills once.
+func TestWaterTankOverflowHysteresis(t *testing.T) {
+	p := physPLC(t, "water-tank", Params{"level0_m": 3.9})
+	physWrite(t, p, "bypass", 1)
+	physWrite(t, p, "auto", 0)
+	physWrite(t, p, "inlet_manual", 100) // 60 m3/h in, 15 out
+	now := time.Duration(0)
+	run := func(until func() bool, limit time.Duration) {
+		t.Helper()
+		for end := now + limit; !until(); now += time.Second {
+			if now > end {
+				t.Fatalf("at %v: level %.4f overflow %v", now, physTruth(p, "level"), physTruth(p, "overflow"))
+			}
+			p.Advance(now)
+		}
+	}
+	run(func() bool { return physTruth(p, "overflow") == 1 }, 10*time.Minute)
+	// Drain slowly (15 − 13.2 m3/h, 7.5 mm a minute): the level leaves the
+	// brim at once, the switch stays wet down to 3.96 m.
+	physWrite(t, p, "inlet_manual", 22)
+	run(func() bool { return physTruth(p, "level") < 3.999 }, time.Minute)
+	run(func() bool { return physTruth(p, "level") < 3.965 }, 10*time.Minute)
+	if physTruth(p, "overflow") != 1 {
+		t.Fatalf("overflow cleared at %.4f m, within 1%% of the brim", physTruth(p, "level"))
+	}
+	run(func() bool { return physTruth(p, "overflow") == 0 }, time.Minute)
+	if lvl := physTruth(p, "level"); lvl > 3.96 || lvl < 3.95 {
+		t.Fatalf("overflow cleared at %.4f m, want just under 3.96", lvl)
+	}
+}
+
 // A trip latches until reset, and reset works only below the trip level.
 func TestWaterTankTripResetAndDryRunInterlock(t *testing.T) {
 	p := physPLC(t, "water-tank", nil)

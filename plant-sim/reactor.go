@@ -3,6 +3,7 @@ package plantsim
 import (
 	"fmt"
 	"math"
+	"time"
 )
 
 // Reactor tag indices.
@@ -104,6 +105,9 @@ var reactorModel = newModel(Model{
 	},
 	Programs:  []string{"standard", "tampered"},
 	Incidents: []string{"damaged"},
+	// Pressure moves kPa a second and the relief valve reseats 50 kPa
+	// below its lift: ten seconds joins a lift-and-reseat cycle into one.
+	AlarmHold: 10 * time.Second,
 	New:       newReactor,
 })
 

@@ -50,6 +50,13 @@ registers: no setpoint write defeats it. Only the ` + "`bypass`" + ` coil does.
 **Logic programs.** ` + "`standard`" + ` is the plant's program; ` + "`tampered`" + ` is a malicious
 replacement an inject can load. The logic checksum (input registers 204–205)
 tells them apart.
+
+**Alarms and incidents.** The engine logs an alarm or trip (` + "`plant.alarm`" + `) the
+moment its bit sets, and its end only once the bit has stayed clear for the
+model's **alarm hold** (given with each model below; the default is 10 s). A
+bit that clears and sets again within the hold is the same alarm, and for a
+safety incident the same incident: one line on the scoreboard, one count.
+Rules read the bits themselves (` + "`plant.<plc>.<tag>`" + `), without the hold.
 `)
 	for _, name := range ModelNames() {
 		m := models[name]
@@ -84,7 +91,8 @@ tells them apart.
 		for i, p := range m.Programs {
 			sums = append(sums, fmt.Sprintf("%s = `%08X`", p, m.Checksum(i)))
 		}
-		fmt.Fprintf(&b, "Checksums: %s. **Safety incidents:** %s.\n", strings.Join(sums, ", "), strings.Join(m.Incidents, ", "))
+		fmt.Fprintf(&b, "Checksums: %s. **Safety incidents:** %s. **Alarm hold:** %g s.\n", strings.Join(sums, ", "),
+			strings.Join(m.Incidents, ", "), m.AlarmHold.Seconds())
 	}
 	_, err := io.WriteString(w, b.String())
 	return err

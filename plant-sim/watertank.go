@@ -3,6 +3,7 @@ package plantsim
 import (
 	"fmt"
 	"math"
+	"time"
 )
 
 // Water tank tag indices. The slice literal below is indexed by them, so the
@@ -63,7 +64,7 @@ var waterTankModel = newModel(Model{
 		wtLevelH:       {Name: "level_h", Table: DiscreteInput, Class: ClassAlarm, Desc: "high level alarm"},
 		wtLevelHH:      {Name: "level_hh", Table: DiscreteInput, Class: ClassAlarm, Desc: "high-high level alarm"},
 		wtSISTrip:      {Name: "sis_trip", Table: DiscreteInput, Class: ClassTrip, Desc: "safety layer tripped: inlet shut-off valve closed (latched)"},
-		wtOverflow:     {Name: "overflow", Table: DiscreteInput, Class: ClassTrip, Desc: "tank overflowing (safety incident)"},
+		wtOverflow:     {Name: "overflow", Table: DiscreteInput, Class: ClassTrip, Desc: "tank overflowing: sets at the brim, clears 1% of the height below it (safety incident)"},
 
 		wtLevel:      {Name: "level", Table: InputRegister, Class: ClassProcess, Unit: "m", Min: 0, Max: 10, Noise: 0.0005, Desc: "tank level"},
 		wtInflow:     {Name: "inflow", Table: InputRegister, Class: ClassProcess, Unit: "m3/h", Min: 0, Max: 200, Noise: 0.002, Desc: "inlet flow"},
@@ -100,6 +101,9 @@ var waterTankModel = newModel(Model{
 	},
 	Programs:  []string{"standard", "tampered"},
 	Incidents: []string{"overflow"},
+	// A level moves centimetres a minute: an overflow that stops and
+	// starts again within half a minute is one spill.
+	AlarmHold: 30 * time.Second,
 	New:       newWaterTank,
 })
 
@@ -182,7 +186,11 @@ func (w *waterTank) Step(v []float64, dt float64) {
 		leak = w.leak
 	}
 	h += (qin - qout - leak) / 3600 / w.area * dt
-	overflow := h >= w.height
+	// The overflow switch at the weir wets when water reaches the brim and
+	// dries only once the level is 1% of the height below it, like the
+	// level alarms: a level held at the brim by a controller wobbling on
+	// noise would otherwise spill and stop every few seconds.
+	overflow := alarmHigh(f2b(v[wtOverflow]), h, w.height, 0.01*w.height)
 	h = math.Max(0, math.Min(w.height, h))
 	if h == 0 {
 		// An empty tank can't feed the pumps.

@@ -150,7 +150,7 @@ func readLog(t *testing.T, dir string, upTo func(store.Event) bool) logSummary {
 	}
 	defer st.Close()
 	s := logSummary{fired: map[string]int{}, scores: map[string]int{}, objectives: map[string]string{}}
-	state := &engine.State{Team: map[string]*engine.TeamState{}}
+	state := engine.NewState(nil)
 	stop := false
 	err = st.Events(context.Background(), store.Filter{}, func(e store.Event) error {
 		if stop || (upTo != nil && upTo(e)) {

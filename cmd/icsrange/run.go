@@ -322,6 +322,9 @@ func (m *Main) create(ctx context.Context, o runOptions, be backend.Backend) (*e
 		}
 		return nil, err
 	}
+	for _, w := range sc.Warnings {
+		fmt.Fprintln(m.Stderr, w.Error())
+	}
 	teams := []string(o.names)
 	switch {
 	case len(teams) > 0 && o.teams > 0:

@@ -41,6 +41,9 @@ func (m *Main) runTest(ctx context.Context, args []string) error {
 			}
 			continue
 		}
+		for _, w := range sc.Warnings {
+			fmt.Fprintln(m.Stderr, w.Error())
+		}
 		if len(sc.Spec.Tests) == 0 {
 			fmt.Fprintf(m.Stdout, "%s: no tests\n", path)
 			continue

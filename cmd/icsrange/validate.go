@@ -31,6 +31,9 @@ func (m *Main) runValidate(ctx context.Context, args []string) error {
 			fmt.Fprintf(m.Stderr, "%s: %v\n", path, err)
 			continue
 		}
+		for _, w := range sc.Warnings {
+			fmt.Fprintln(m.Stderr, w.Error())
+		}
 		fmt.Fprintf(m.Stdout, "%s: ok (%s: %d PLCs, %d injects, %d objectives, %d tests, %v)\n", path, sc.Spec.ID,
 			len(sc.PLCs), len(sc.Injects), len(sc.Objectives), len(sc.Spec.Tests), sc.Duration)
 	}

@@ -99,6 +99,7 @@ func (l *loader) check(s *Spec) *Scenario {
 	l.checkHints(s, sc, ids)
 	l.checkObjectives(s, sc, rc)
 	l.checkTests(s, sc)
+	sc.Rules = rc.rules
 	return sc
 }
 
@@ -111,8 +112,19 @@ func (l *loader) rule(rc *ruleCompiler, path, src string, asBool bool) *Rule {
 	for _, err := range errs {
 		off, msg := errColumn(err)
 		line, col := l.rulePos(path, off)
+		if isWarning(err) {
+			l.warn(line, col, "rule: %s", msg)
+			continue
+		}
 		l.add(line, col, "rule: %s", friendlyRuleMessage(msg))
 	}
+	if r == nil {
+		return nil
+	}
+	r.ID, r.Path, r.File = len(rc.rules), path, l.file
+	r.Line, r.Col = l.rulePos(path, 0)
+	r.at = func(off int) (int, int) { return l.rulePos(path, off) }
+	rc.rules = append(rc.rules, r)
 	return r
 }
 

@@ -36,6 +36,7 @@ var fuzzSnippets = []string{
 	"injects: [{id: a, after: {inject: a}}, {id: b, after: {inject: c}}, {id: c, after: {inject: b}}]\n",
 	"objectives: [{id: o, points: 1, when: 'plant.', bonus: '(((('}]\n",
 	"objectives: [{id: o, points: 1, when: \"fired(\", fail_when: \"host.\"}]\n",
+	"objectives: [{id: o, points: 1, when: 'all(1..20000, any(-3..int(elapsed), # > 1))', fail_when: 'len(0..9223372036854775807) > 0'}]\n",
 	"questions: [{id: q, prompt: p, answer: {regex: '('}}]\n",
 	"tests: [{name: t, steps: [{at: 1m, answer: {q: a}}], expect: {objectives: {o: x}}}]\n",
 	"id: x\nversion: 1\ntitle: t\nduration: 1m\nplant:\n  zones: [{id: z}]\n  plcs: [{id: p, model: reactor, zone: z}]\nobjectives:\n  - id: o\n    points: 1\n    when: |\n      plant.p.pressure >\n        plant.q.level\n",
@@ -91,6 +92,11 @@ func FuzzLoad(f *testing.F) {
 			if sc == nil {
 				t.Fatal("Load returned neither a Scenario nor an error")
 			}
+			for i, w := range sc.Warnings {
+				if w.File != name || w.Line < 1 || w.Col < 1 || !w.Warn || w.Msg == "" {
+					t.Errorf("warning %d is not a warning at a place in the file: %#v", i, w)
+				}
+			}
 			return
 		}
 		if sc != nil {
@@ -112,6 +118,9 @@ func FuzzLoad(f *testing.F) {
 			}
 			if e.Msg == "" {
 				t.Errorf("error %d has no message", i)
+			}
+			if e.Warn {
+				t.Errorf("error %d is marked a warning: %v", i, e)
 			}
 			if i > 0 {
 				p := es[i-1]

@@ -13,19 +13,25 @@ import (
 // MaxFileSize bounds a scenario file; real ones are a few kilobytes.
 const MaxFileSize = 1 << 20
 
-// Error is one problem in a scenario file.
+// Error is one problem in a scenario file, or a warning (Warn) about
+// something that loads but may hurt a run.
 type Error struct {
 	File string
 	Line int
 	Col  int
 	Msg  string
+	Warn bool
 }
 
 func (e Error) Error() string {
-	if e.Line == 0 {
-		return fmt.Sprintf("%s: %s", e.File, e.Msg)
+	msg := e.Msg
+	if e.Warn {
+		msg = "warning: " + msg
 	}
-	return fmt.Sprintf("%s:%d:%d: %s", e.File, e.Line, e.Col, e.Msg)
+	if e.Line == 0 {
+		return fmt.Sprintf("%s: %s", e.File, msg)
+	}
+	return fmt.Sprintf("%s:%d:%d: %s", e.File, e.Line, e.Col, msg)
 }
 
 // Errors is every problem found in a file, in file order.
@@ -81,12 +87,14 @@ func Load(name string, data []byte) (*Scenario, error) {
 	if err := l.result(); err != nil {
 		return nil, err
 	}
+	sc.Warnings = inFileOrder(l.warns)
 	return sc, nil
 }
 
 type loader struct {
 	file    string
 	errs    Errors
+	warns   Errors
 	pos     map[string]token.Position // YAML path → position of its value
 	keys    map[string]token.Position // YAML path → position of its key
 	tok     map[string]*token.Token   // YAML path → its value's first token
@@ -103,17 +111,25 @@ func (l *loader) result() error {
 	if len(l.errs) == 0 {
 		return nil
 	}
-	sort.SliceStable(l.errs, func(i, j int) bool {
-		a, b := l.errs[i], l.errs[j]
+	return inFileOrder(l.errs)
+}
+
+// inFileOrder sorts problems by position; the same problem reached twice
+// (e.g. by two rules) is reported once.
+func inFileOrder(es Errors) Errors {
+	if len(es) == 0 {
+		return nil
+	}
+	sort.SliceStable(es, func(i, j int) bool {
+		a, b := es[i], es[j]
 		if a.Line != b.Line {
 			return a.Line < b.Line
 		}
 		return a.Col < b.Col
 	})
-	// The same problem reached twice (e.g. by two rules) is reported once.
-	out := l.errs[:0]
-	for i, e := range l.errs {
-		if i > 0 && e == l.errs[i-1] {
+	out := es[:0]
+	for i, e := range es {
+		if i > 0 && e == es[i-1] {
 			continue
 		}
 		out = append(out, e)
@@ -123,6 +139,10 @@ func (l *loader) result() error {
 
 func (l *loader) add(line, col int, format string, a ...any) {
 	l.errs = append(l.errs, Error{File: l.file, Line: line, Col: col, Msg: fmt.Sprintf(format, a...)})
+}
+
+func (l *loader) warn(line, col int, format string, a ...any) {
+	l.warns = append(l.warns, Error{File: l.file, Line: line, Col: col, Msg: fmt.Sprintf(format, a...), Warn: true})
 }
 
 // at reports a problem at a YAML path, or its nearest parent that exists.

@@ -242,6 +242,9 @@ func TestLoadShippedScenarios(t *testing.T) {
 			if err != nil {
 				t.Fatalf("%v", err)
 			}
+			if len(sc.Warnings) > 0 {
+				t.Errorf("a shipped scenario loads with warnings:\n%v", sc.Warnings)
+			}
 			summarize(t, sc) // runs the consistency checks
 		})
 	}
@@ -306,6 +309,7 @@ type layoutSummary struct {
 // references index inside the env's slices.
 type ruleSummary struct {
 	Source string `json:"src"`
+	Pos    string `json:"pos"`
 	Zero   any    `json:"zero"`
 }
 
@@ -403,7 +407,10 @@ func summarize(t *testing.T, sc *Scenario) summary {
 		if err != nil {
 			t.Errorf("rule %q on a zero env: %v", r.Source, err)
 		}
-		return &ruleSummary{Source: r.Source, Zero: out}
+		if sc.Rules[r.ID] != r {
+			t.Errorf("rule %q is not Rules[%d]", r.Source, r.ID)
+		}
+		return &ruleSummary{Source: r.Source, Pos: r.Pos(), Zero: out}
 	}
 	dur := func(d interface{ String() string }, set bool) string {
 		if !set {

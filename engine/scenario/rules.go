@@ -138,18 +138,47 @@ func (l *Layout) Fill(env *Env, plc int, v *plantsim.Values) {
 type Rule struct {
 	Source  string
 	Program *vm.Program
+	// ID numbers the scenario's rules from 0 (Scenario.Rules[ID] is this
+	// rule), for per-rule bookkeeping at run time.
+	ID int
+	// Path is where the rule sits in the scenario, e.g.
+	// "objectives[2].when"; it names the rule in events.
+	Path string
+	// File, Line and Col are where the rule's text starts.
+	File      string
+	Line, Col int
+	// at maps a character offset in Source to its line and column in the
+	// file, so a run-time error points at its token.
+	at func(off int) (int, int)
+}
+
+// Pos is the rule's FILE:LINE:COL.
+func (r *Rule) Pos() string { return fmt.Sprintf("%s:%d:%d", r.File, r.Line, r.Col) }
+
+// PosAt is the FILE:LINE:COL of a character offset in the rule's text
+// (expr's file.Error carries one), or of the rule when it is unknown.
+func (r *Rule) PosAt(off int) string {
+	if r.at == nil || off <= 0 || off >= len([]rune(r.Source)) {
+		return r.Pos()
+	}
+	line, col := r.at(off)
+	return fmt.Sprintf("%s:%d:%d", r.File, line, col)
 }
 
 // ruleCompiler compiles rules against a scenario's ids and plant.
 type ruleCompiler struct {
 	layout *Layout
 	ids    map[string]map[string]bool // kind → ids
+	rules  []*Rule                    // compiled so far, by ID
 }
 
 // compile compiles a rule; asBool picks expr.AsBool, else AsFloat64.
+// The problems it returns are *ruleError; those with warn set do not stop
+// the rule from loading.
 func (c *ruleCompiler) compile(src string, asBool bool) (*Rule, []error) {
 	p := &patcher{c: c}
-	opts := []expr.Option{expr.Env(Env{}), expr.Patch(p)}
+	cost := &costVisitor{}
+	opts := []expr.Option{expr.Env(Env{}), expr.Patch(p), expr.Patch(cost)}
 	if asBool {
 		opts = append(opts, expr.AsBool())
 	} else {
@@ -163,22 +192,39 @@ func (c *ruleCompiler) compile(src string, asBool bool) (*Rule, []error) {
 		}
 		p.fail(n, "write %s.<plc>.<tag>, e.g. %s.%s.level", n.Value, n.Value, firstOr(c.layout.PLCs, "tank"))
 	}
-	if len(p.errs) > 0 {
-		return nil, p.errs
+	// A wrong name also makes the type checker fail; its message would
+	// only repeat the patcher's.
+	errs := p.errs
+	if len(errs) == 0 && err != nil {
+		errs = []error{err}
 	}
-	if err != nil {
-		return nil, []error{err}
+	errs = append(errs, cost.errs...)
+	failed := len(errs) > 0
+	errs = append(errs, cost.warns...)
+	if failed {
+		return nil, errs
 	}
-	return &Rule{Source: src, Program: prog}, nil
+	return &Rule{Source: src, Program: prog}, errs
 }
 
 // ruleError is a problem at a column of a rule.
 type ruleError struct {
-	col int // 0-based, in the rule's source
-	msg string
+	col  int // 0-based, in the rule's source
+	msg  string
+	warn bool // a warning: the rule loads
 }
 
 func (e *ruleError) Error() string { return e.msg }
+
+func newRuleError(n ast.Node, format string, a ...any) *ruleError {
+	return &ruleError{col: n.Location().From, msg: fmt.Sprintf(format, a...)}
+}
+
+// isWarning says whether a problem compile returned is only a warning.
+func isWarning(err error) bool {
+	var re *ruleError
+	return errors.As(err, &re) && re.warn
+}
 
 // errColumn extracts the 0-based column of an expr error.
 func errColumn(err error) (int, string) {
@@ -200,7 +246,7 @@ type patcher struct {
 }
 
 func (p *patcher) fail(n ast.Node, format string, a ...any) {
-	p.errs = append(p.errs, &ruleError{col: n.Location().From, msg: fmt.Sprintf(format, a...)})
+	p.errs = append(p.errs, newRuleError(n, format, a...))
 }
 
 // Visit runs after a node's children (expr walks post-order). It rewrites

@@ -25,6 +25,11 @@ type Scenario struct {
 	Hints      []*Hint
 	Objectives []*Objective
 	Layout     *Layout
+	// Rules is every compiled rule, by Rule.ID.
+	Rules []*Rule
+	// Warnings are what loads but may hurt a run (a rule whose cost is
+	// unbounded), in file order.
+	Warnings Errors
 
 	inject    map[string]*Inject
 	action    map[string]*Action
