@@ -57,7 +57,7 @@ func TestRunGoesOnPastAFailingRule(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
 	out, err := exec.CommandContext(ctx, binary, "run", f, "--teams", "2", "--start", "now", "--speed", "600",
-		"--data", t.TempDir(), "--listen", "127.0.0.1:0").CombinedOutput()
+		"--data", t.TempDir(), "--listen", "127.0.0.1:0", "--linger", "0").CombinedOutput()
 	if err != nil {
 		t.Fatalf("%v\n%s", err, out)
 	}
