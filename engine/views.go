@@ -138,7 +138,8 @@ type ObjectiveInfo struct {
 }
 
 // TimelineEntry is an inject on the public timeline: its name and when it
-// first fired, nothing of what it did.
+// first fired, nothing of what it did. Only injects that tell their team
+// (with say:) are on it, as in the public feed.
 type TimelineEntry struct {
 	ID      string        `json:"id"`
 	Name    scenario.Text `json:"name"`
@@ -183,6 +184,9 @@ func (x *Exercise) PublicView() PublicView {
 	v := PublicView{Exercise: x.info(), Objectives: x.objectiveInfo(), Teams: sum.Teams}
 	for _, id := range sum.Fired {
 		in, _ := x.sc.Inject(id)
+		if !announced(in) {
+			continue // a silent attack is for its team to find, not the projector to tell
+		}
 		first := time.Duration(-1)
 		for _, ts := range x.state.Team {
 			if at, ok := ts.Fired[id]; ok && (first < 0 || at < first) {
