@@ -36,7 +36,7 @@ type Page struct {
 // walks, its own events and the exercise-wide ones — so a page costs
 // O(Limit) however long the log is.
 func (s *Store) Page(ctx context.Context, p Page) ([]Event, error) {
-	q, args, err := pageQuery(p)
+	q, args, err := pageQuery(p, eventColumns)
 	if err != nil {
 		return nil, fmt.Errorf("read a page of events: %w", err)
 	}
@@ -64,7 +64,22 @@ func (s *Store) Page(ctx context.Context, p Page) ([]Event, error) {
 	return out, nil
 }
 
-func pageQuery(p Page) (string, []any, error) {
+// Count is how many events the page would hold: like Page, it stops after
+// Limit, and it reads the indexes only, not the events.
+func (s *Store) Count(ctx context.Context, p Page) (int, error) {
+	q, args, err := pageQuery(p, "seq")
+	if err != nil {
+		return 0, fmt.Errorf("count events: %w", err)
+	}
+	var n int
+	if err := s.rdb.QueryRowContext(ctx, "SELECT COUNT(*) FROM ("+q+")", args...).Scan(&n); err != nil {
+		return 0, fmt.Errorf("count events: %w", err)
+	}
+	return n, nil
+}
+
+// pageQuery is the query for a page, selecting cols.
+func pageQuery(p Page, cols string) (string, []any, error) {
 	if p.Limit <= 0 {
 		return "", nil, fmt.Errorf("limit %d", p.Limit)
 	}
@@ -85,7 +100,7 @@ func pageQuery(p Page) (string, []any, error) {
 	// INDEXED BY pins the walk (the planner has no statistics to choose
 	// by) and makes a query that can't use its index an error.
 	walk := func(index, where string, args ...any) (string, []any) {
-		return "SELECT " + eventColumns + " FROM events " + index + " WHERE " + where + "seq > ? AND seq < ? ORDER BY " + order + " LIMIT ?",
+		return "SELECT " + cols + " FROM events " + index + " WHERE " + where + "seq > ? AND seq < ? ORDER BY " + order + " LIMIT ?",
 			append(args, p.After, before, p.Limit)
 	}
 	var q string
@@ -100,7 +115,7 @@ func pageQuery(p Page) (string, []any, error) {
 		}
 		own, ownArgs := walk(index, "team = ? AND "+seen, p.Team)
 		wide, wideArgs := walk(index, "team = '' AND "+seen)
-		q = "SELECT * FROM (" + own + ") UNION ALL SELECT * FROM (" + wide + ") ORDER BY " + order + " LIMIT ?"
+		q = "SELECT " + cols + " FROM (" + own + ") UNION ALL SELECT " + cols + " FROM (" + wide + ") ORDER BY " + order + " LIMIT ?"
 		args = append(append(ownArgs, wideArgs...), p.Limit)
 	default:
 		q, args = walk("", "")

@@ -88,6 +88,9 @@ func TestPage(t *testing.T) {
 					if w := want(all, p); !slices.Equal(seqs, w) {
 						t.Fatalf("%+v: seqs %v, want %v", p, seqs, w)
 					}
+					if n, err := s.Count(ctx, p); err != nil || n != len(seqs) {
+						t.Fatalf("%+v: Count %d (%v), Page %d", p, n, err, len(seqs))
+					}
 					for _, e := range got {
 						if !same(e, all[e.Seq-1]) {
 							t.Fatalf("%+v: event %d read back as %+v, written %+v", p, e.Seq, e, all[e.Seq-1])
@@ -111,7 +114,8 @@ func same(a, b Event) bool {
 }
 
 // Every page is an index walk that stops after Limit rows: no query scans
-// the events table, and none sorts more than the two walks it merges.
+// the events table, and none sorts more than the two walks it merges. A
+// count of the public's or a team's reads the index alone.
 func TestPageUsesIndexes(t *testing.T) {
 	s, _ := pageLog(t, 200)
 	for _, p := range []Page{
@@ -119,45 +123,54 @@ func TestPageUsesIndexes(t *testing.T) {
 		{Reader: ReadAll, Team: "a", Limit: 10, After: 5}, {Reader: ReadPublic, Limit: 10, Newest: true},
 		{Reader: ReadTeam, Team: "a", Limit: 10, Before: 150, Newest: true}, {Reader: ReadTeam, Team: "b", Limit: 10, After: 20},
 	} {
-		q, args, err := pageQuery(p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		rows, err := s.db.Query("EXPLAIN QUERY PLAN "+q, args...)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var plan []string
-		detail := map[int]string{}
-		type node struct{ id, parent int }
-		var nodes []node
-		for rows.Next() {
-			var id, parent, notused int
-			var d string
-			if err := rows.Scan(&id, &parent, &notused, &d); err != nil {
+		for _, count := range []bool{false, true} {
+			q, args, err := pageQuery(p, eventColumns)
+			if err != nil {
 				t.Fatal(err)
 			}
-			detail[id] = d
-			nodes = append(nodes, node{id, parent})
-			plan = append(plan, d)
-		}
-		rows.Close()
-		text := strings.Join(plan, "; ")
-		if !strings.Contains(text, "SEARCH events USING") {
-			t.Errorf("%+v: plan %q does not search an index", p, text)
-		}
-		for _, n := range nodes {
-			d := detail[n.id]
-			switch {
-			case strings.Contains(d, "SCAN events"):
-				t.Errorf("%+v: plan %q scans the table", p, text)
-			// A sort is fine only of what two walks hand to their merge
-			// (at most Limit rows each), never inside a walk.
-			case strings.Contains(d, "TEMP B-TREE") && (p.Team == "" || strings.HasPrefix(detail[n.parent], "CO-ROUTINE")):
-				t.Errorf("%+v: plan %q sorts the window", p, text)
+			if count {
+				q, args, _ = pageQuery(p, "seq")
+				q = "SELECT COUNT(*) FROM (" + q + ")"
 			}
+			rows, err := s.db.Query("EXPLAIN QUERY PLAN "+q, args...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var plan []string
+			detail := map[int]string{}
+			type node struct{ id, parent int }
+			var nodes []node
+			for rows.Next() {
+				var id, parent, notused int
+				var d string
+				if err := rows.Scan(&id, &parent, &notused, &d); err != nil {
+					t.Fatal(err)
+				}
+				detail[id] = d
+				nodes = append(nodes, node{id, parent})
+				plan = append(plan, d)
+			}
+			rows.Close()
+			text := strings.Join(plan, "; ")
+			if !strings.Contains(text, "SEARCH events USING") {
+				t.Errorf("%+v: plan %q does not search an index", p, text)
+			}
+			for _, n := range nodes {
+				d := detail[n.id]
+				switch {
+				case strings.Contains(d, "SCAN events"):
+					t.Errorf("%+v: plan %q scans the table", p, text)
+				// A sort is fine only of what two walks hand to their merge
+				// (at most Limit rows each), never inside a walk.
+				case strings.Contains(d, "TEMP B-TREE") && (p.Team == "" || strings.HasPrefix(detail[n.parent], "CO-ROUTINE")):
+					t.Errorf("%+v: plan %q sorts the window", p, text)
+				}
+			}
+			if count && p.Reader != ReadAll && !strings.Contains(text, "COVERING INDEX") {
+				t.Errorf("%+v: count plan %q reads the events, not only the index", p, text)
+			}
+			t.Logf("%+v (count %v): %s", p, count, text)
 		}
-		t.Logf("%+v: %s", p, text)
 	}
 }
 
