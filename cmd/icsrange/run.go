@@ -52,6 +52,7 @@ type runOptions struct {
 	keep     bool
 	expose   string
 	trafCap  int
+	perAddr  int     // anonymous WebSocket connections per source address
 	bar      *spinup // provisioning progress and the backend's log lines
 }
 
@@ -77,6 +78,7 @@ func (m *Main) runRun(ctx context.Context, args []string) error {
 	fs.StringVar(&o.tlsCert, "tls-cert", "", "serve the scoreboard over HTTPS/WSS with this certificate (PEM)")
 	fs.StringVar(&o.tlsKey, "tls-key", "", "key (PEM) for --tls-cert")
 	fs.Var(&o.origins, "origin", "extra allowed WebSocket origin, e.g. https://range.example.org (repeatable)")
+	fs.IntVar(&o.perAddr, "public-ws-per-addr", scoreboard.DefaultPublicPerAddr, "WebSocket connections without a token one address may hold: public screens, and browsers until their hello signs in (0: no bound); the excess gets 429")
 	// Let the scenario file come before or after the flags.
 	var rest []string
 	for len(args) > 0 {
@@ -147,7 +149,11 @@ func (m *Main) runRun(ctx context.Context, args []string) error {
 	if tb, ok := be.(*terraform.Backend); ok {
 		tb.DataDir = x.Dir()
 	}
-	sb := scoreboard.New(x, scoreboard.Options{Origins: o.origins, Report: func(ctx context.Context, format string, w io.Writer) (string, error) {
+	perAddr := o.perAddr
+	if perAddr <= 0 {
+		perAddr = -1 // no bound
+	}
+	sb := scoreboard.New(x, scoreboard.Options{Origins: o.origins, PublicPerAddr: perAddr, Report: func(ctx context.Context, format string, w io.Writer) (string, error) {
 		r, err := report.Build(ctx, x.Store())
 		if err != nil {
 			return "", err
