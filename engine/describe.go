@@ -74,59 +74,61 @@ var kindAudience = map[string]audience{
 }
 
 // Visible is the scope filter, the one place that decides who sees which
-// event: the instructor every event of a known kind; a team its own events
-// and the exercise-wide ones, of its injects only those that say something
-// (a silent attack is for the team to detect), and of alarms only safety
-// incidents; the public the same for every team minus what is a team's own
-// business (actions, answers, hints) — so the projector never gives away
-// an attack its team was not told of. Events naming an inject, hint or
-// objective the scenario lacks are shown to no one.
+// event (kindAudience): the instructor every event of a known kind; a team
+// its own events and the exercise-wide ones, of its injects only those that
+// say something (a silent attack is for the team to detect), and of alarms
+// only safety incidents; the public the same for every team minus what is a
+// team's own business (actions, answers, hints) — so the projector never
+// gives away an attack its team was not told of. Events naming an inject,
+// hint or objective the scenario lacks are shown to no one.
 func Visible(sc *scenario.Scenario, e store.Event, s Scope) bool {
 	a, known := kindAudience[e.Kind]
-	if !known {
+	if !known || !namesKnown(sc, e) {
 		return false
-	}
-	switch e.Kind {
-	case EvInject:
-		var d InjectData
-		json.Unmarshal(e.Data, &d)
-		in, ok := sc.Inject(d.Inject)
-		if !ok {
-			return false
-		}
-		if a == seenIfAnnounced && !announced(in) && s.Role != RoleInstructor {
-			return false
-		}
-	case EvHint:
-		var d HintData
-		json.Unmarshal(e.Data, &d)
-		if _, ok := sc.Hint(d.Hint); !ok {
-			return false
-		}
-	case EvPartial, EvAchieved, EvFailed:
-		var d ObjectiveData
-		json.Unmarshal(e.Data, &d)
-		if _, ok := sc.Objective(d.Objective); !ok {
-			return false
-		}
-	case EvPlantAlarm:
-		var d AlarmData
-		json.Unmarshal(e.Data, &d)
-		if !(d.Incident && d.Active) && s.Role != RoleInstructor {
-			return false
-		}
 	}
 	switch {
 	case s.Role == RoleInstructor:
 		return true
 	case s.Role == RoleTeam && e.Team != "" && e.Team != s.Team:
-		return false
-	case a == seenByInstructor:
-		return false
-	case a == seenByTeam:
-		return s.Role == RoleTeam && e.Team != ""
+		return false // another team's
 	}
-	return true
+	switch a {
+	case seenByAll:
+		return true
+	case seenByTeam:
+		return s.Role == RoleTeam && e.Team != ""
+	case seenIfAnnounced:
+		var d InjectData
+		json.Unmarshal(e.Data, &d)
+		in, _ := sc.Inject(d.Inject)
+		return announced(in)
+	case seenIfIncident:
+		var d AlarmData
+		json.Unmarshal(e.Data, &d)
+		return d.Incident && d.Active
+	}
+	return false
+}
+
+// namesKnown reports whether the inject, hint or objective an event names
+// is in the scenario.
+func namesKnown(sc *scenario.Scenario, e store.Event) bool {
+	ok := true
+	switch e.Kind {
+	case EvInject:
+		var d InjectData
+		json.Unmarshal(e.Data, &d)
+		_, ok = sc.Inject(d.Inject)
+	case EvHint:
+		var d HintData
+		json.Unmarshal(e.Data, &d)
+		_, ok = sc.Hint(d.Hint)
+	case EvPartial, EvAchieved, EvFailed:
+		var d ObjectiveData
+		json.Unmarshal(e.Data, &d)
+		_, ok = sc.Objective(d.Objective)
+	}
+	return ok
 }
 
 // announced reports whether an inject tells its team it fired: only then

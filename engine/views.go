@@ -19,7 +19,9 @@ type Summary struct {
 	Clock    time.Duration `json:"-"`
 	Duration time.Duration `json:"-"`
 	Teams    []TeamSummary `json:"teams"`
-	// Fired lists inject ids fired for at least one team, in timeline order.
+	// Fired lists inject ids fired for at least one team, in timeline
+	// order, silent ones too: it is for the operator's terminal; the
+	// public timeline (PublicView) shows only those that told their team.
 	Fired []string `json:"fired"`
 }
 
