@@ -31,7 +31,7 @@ type TeamSummary struct {
 	Score      int               `json:"score"`
 	Rank       int               `json:"rank"`
 	Objectives map[string]string `json:"objectives"` // id → pending/achieved/failed
-	Alarms     int               `json:"alarms"`     // active alarm and trip bits
+	Alarms     int               `json:"alarms"`     // active alarm and trip bits (publicly: as the team's HMI shows them)
 	Incidents  int               `json:"incidents"`  // safety incidents so far
 	Plant      string            `json:"plant"`      // normal, alarm, incident
 }
@@ -90,6 +90,22 @@ func (x *Exercise) Summary() Summary {
 		s.Fired = append(s.Fired, f.id)
 	}
 	return s
+}
+
+// shownAlarms counts the alarm and trip bits on in what a team's PLCs
+// report (what its HMI and any Modbus client read), as last read.
+func (x *Exercise) shownAlarms(team string) int {
+	rt := x.rt[team]
+	if rt == nil {
+		return 0
+	}
+	n := 0
+	for _, a := range rt.alarms {
+		if r := rt.vals[a.plc].Reported; a.tag < len(r) && r[a.tag] >= 0.5 {
+			n++
+		}
+	}
+	return n
 }
 
 // incidentActive reports whether a safety-incident bit is set now.
@@ -184,6 +200,19 @@ func (x *Exercise) PublicView() PublicView {
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	v := PublicView{Exercise: x.info(), Objectives: x.objectiveInfo(), Teams: sum.Teams}
+	// Alarms as each team's HMI shows them, not the truth: an attack that
+	// hides an alarm from the team (a frozen or spoofed sensor) must not
+	// show on the projector. A safety incident is announced to all anyway.
+	for i := range v.Teams {
+		t := &v.Teams[i]
+		t.Alarms = x.shownAlarms(t.Name)
+		if t.Plant != "incident" {
+			t.Plant = "normal"
+			if t.Alarms > 0 {
+				t.Plant = "alarm"
+			}
+		}
+	}
 	for _, id := range sum.Fired {
 		in, _ := x.sc.Inject(id)
 		if !announced(in) {
