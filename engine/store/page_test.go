@@ -2,10 +2,13 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
+	"io/fs"
 	"math/rand/v2"
 	"path/filepath"
 	"slices"
+	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -194,5 +197,39 @@ func TestAnnotate(t *testing.T) {
 		if !same(e, fix[i]) {
 			t.Fatalf("event %d after Annotate: %+v, want %+v", e.Seq, e, fix[i])
 		}
+	}
+}
+
+// A log written before events kept their score and audience opens with
+// them zero (until the engine annotates it) and pages as such.
+func TestMigrateOldLog(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "events.db")
+	db, err := sql.Open("sqlite", "file:"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	names, _ := fs.Glob(migrations, "migrations/*.sql")
+	sort.Strings(names)
+	for _, name := range names[:4] {
+		body, _ := migrations.ReadFile(name)
+		if _, err := db.Exec(string(body)); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+	}
+	if _, err := db.Exec(`PRAGMA user_version = 4; INSERT INTO events (time, clock, team, kind, data) VALUES (1, 2, 'a', 'score.adjusted', '{"points":3}')`); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	s, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	evs, err := s.Page(context.Background(), Page{Reader: ReadAll, Limit: 10})
+	if err != nil || len(evs) != 1 || evs[0].Kind != "score.adjusted" || evs[0].Score != 0 || evs[0].Public || evs[0].TeamSees {
+		t.Fatalf("the old event after migrating: %+v (%v)", evs, err)
+	}
+	if pub, err := s.Page(context.Background(), Page{Reader: ReadPublic, Limit: 10}); err != nil || len(pub) != 0 {
+		t.Fatalf("unannotated events the public sees: %+v (%v)", pub, err)
 	}
 }
