@@ -50,19 +50,112 @@ func both(en, ja string, name scenario.Text, a ...any) scenario.Text {
 	}
 }
 
+// Who besides the instructor sees each kind of event. The public and the
+// teams see only what they could not use against each other; a team never
+// sees another team's events.
+type audience int
+
+const (
+	seenByInstructor audience = iota // effect details: the instructor only
+	seenByAll                        // the public and the event's team (every team, if exercise-wide)
+	seenByTeam                       // the event's team, not the public
+	seenIfAnnounced                  // an inject: only one that says something (has say:)
+	seenIfIncident                   // an alarm: only a safety incident starting
+)
+
+var kindAudience = map[string]audience{
+	EvCreated: seenByAll, EvStarted: seenByAll, EvPaused: seenByAll, EvResumed: seenByAll,
+	EvRecovered: seenByAll, EvEnded: seenByAll, EvBroadcast: seenByAll,
+	EvPartial: seenByAll, EvAchieved: seenByAll, EvFailed: seenByAll, EvAdjust: seenByAll,
+	EvAction: seenByTeam, EvAnswer: seenByTeam, EvHint: seenByTeam,
+	EvInject:     seenIfAnnounced,
+	EvPlantAlarm: seenIfIncident,
+	EvEffect:     seenByInstructor,
+	EvRuleError:  seenByInstructor,
+	EvRuleSlow:   seenByInstructor,
+}
+
+// Visible is the scope filter, the one place that decides who sees which
+// event (kindAudience): the instructor every event of a known kind; a team
+// its own events and the exercise-wide ones, of its injects only those that
+// say something (a silent attack is for the team to detect), and of alarms
+// only safety incidents; the public the same for every team minus what is a
+// team's own business (actions, answers, hints) — so the projector never
+// gives away an attack its team was not told of. Events naming an inject,
+// hint or objective the scenario lacks are shown to no one.
+func Visible(sc *scenario.Scenario, e store.Event, s Scope) bool {
+	a, known := kindAudience[e.Kind]
+	if !known || !namesKnown(sc, e) {
+		return false
+	}
+	switch {
+	case s.Role == RoleInstructor:
+		return true
+	case s.Role == RoleTeam && e.Team != "" && e.Team != s.Team:
+		return false // another team's
+	}
+	switch a {
+	case seenByAll:
+		return true
+	case seenByTeam:
+		return s.Role == RoleTeam && e.Team != ""
+	case seenIfAnnounced:
+		var d InjectData
+		json.Unmarshal(e.Data, &d)
+		in, _ := sc.Inject(d.Inject)
+		return announced(in)
+	case seenIfIncident:
+		var d AlarmData
+		json.Unmarshal(e.Data, &d)
+		return d.Incident && d.Active
+	}
+	return false
+}
+
+// namesKnown reports whether the inject, hint or objective an event names
+// is in the scenario.
+func namesKnown(sc *scenario.Scenario, e store.Event) bool {
+	ok := true
+	switch e.Kind {
+	case EvInject:
+		var d InjectData
+		json.Unmarshal(e.Data, &d)
+		_, ok = sc.Inject(d.Inject)
+	case EvHint:
+		var d HintData
+		json.Unmarshal(e.Data, &d)
+		_, ok = sc.Hint(d.Hint)
+	case EvPartial, EvAchieved, EvFailed:
+		var d ObjectiveData
+		json.Unmarshal(e.Data, &d)
+		_, ok = sc.Objective(d.Objective)
+	}
+	return ok
+}
+
+// announced reports whether an inject tells its team it fired: only then
+// may the public (and the team) see that it did.
+func announced(in *scenario.Inject) bool { return !in.Say.IsZero() }
+
+// Audience says who besides the instructor may see an event: the public,
+// and the event's team (every team, for an exercise-wide event). The
+// engine stores both with the event, so a page of the log for one scope is
+// an indexed query.
+func Audience(sc *scenario.Scenario, e store.Event) (public, team bool) {
+	return Visible(sc, e, Public), Visible(sc, e, TeamScope(e.Team))
+}
+
 // ViewEvent renders an update for a scope, or reports that the scope may
-// not see it. Public views never carry answers, hint texts, effects or
-// alarms other than safety incidents; a team sees only its own events and
-// the exercise-wide ones, and of its injects only those that say something
-// (a silent attack is for the team to detect).
+// not see it (Visible decides). Public views never carry answers, hint
+// texts, effects or payloads.
 func ViewEvent(sc *scenario.Scenario, u Update, s Scope) (EventView, bool) {
 	e := u.Event
 	v := EventView{Seq: e.Seq, Time: e.Time.UTC(), ClockMS: e.Clock.Milliseconds(), Team: e.Team, Kind: e.Kind, Level: "info"}
-	instr := s.Role == RoleInstructor
-	own := instr || (s.Role == RoleTeam && e.Team == s.Team)
-	if e.Team != "" && !own && s.Role == RoleTeam {
+	if !Visible(sc, e, s) {
 		return v, false
 	}
+	instr := s.Role == RoleInstructor
+	own := instr || (s.Role == RoleTeam && e.Team == s.Team)
 	if instr {
 		v.Data = e.Data
 	}
@@ -94,10 +187,7 @@ func ViewEvent(sc *scenario.Scenario, u Update, s Scope) (EventView, bool) {
 	case EvInject:
 		var d InjectData
 		json.Unmarshal(e.Data, &d)
-		in, ok := sc.Inject(d.Inject)
-		if !ok {
-			return v, false
-		}
+		in, _ := sc.Inject(d.Inject) // Visible checked it exists
 		name := in.Title
 		if name.IsZero() {
 			name = bi(in.ID, in.ID)
@@ -111,17 +201,11 @@ func ViewEvent(sc *scenario.Scenario, u Update, s Scope) (EventView, bool) {
 			v.Text = scenario.Text{En: fmt.Sprintf("Inject %q fired (%s)", name.In("en"), by[0]),
 				Ja: fmt.Sprintf("インジェクト「%s」発火（%s）", name.In("ja"), by[1])}
 		case s.Role == RoleTeam:
-			if in.Say.IsZero() {
-				return v, false
-			}
 			v.Text, v.Level = in.Say, "alert"
 		default:
 			v.Text = both("%s", "%s", name)
 		}
 	case EvEffect:
-		if !instr {
-			return v, false
-		}
 		var d EffectData
 		json.Unmarshal(e.Data, &d)
 		line := fmt.Sprintf("%s: ok", d.Effect)
@@ -131,9 +215,6 @@ func ViewEvent(sc *scenario.Scenario, u Update, s Scope) (EventView, bool) {
 		}
 		v.Text = scenario.Text{En: line, Ja: line}
 	case EvAction:
-		if !own {
-			return v, false
-		}
 		var d ActionData
 		json.Unmarshal(e.Data, &d)
 		a, _ := sc.Action(d.Action)
@@ -143,9 +224,6 @@ func ViewEvent(sc *scenario.Scenario, u Update, s Scope) (EventView, bool) {
 		}
 		v.Text, v.Points = both("Action: %s", "対応: %s", title), -d.Cost
 	case EvAnswer:
-		if !own {
-			return v, false
-		}
 		var d AnswerData
 		json.Unmarshal(e.Data, &d)
 		switch {
@@ -161,24 +239,15 @@ func ViewEvent(sc *scenario.Scenario, u Update, s Scope) (EventView, bool) {
 			v.Text.Ja += fmt.Sprintf(" — %q", d.Answer)
 		}
 	case EvHint:
-		if !own {
-			return v, false
-		}
 		var d HintData
 		json.Unmarshal(e.Data, &d)
-		h, ok := sc.Hint(d.Hint)
-		if !ok {
-			return v, false
-		}
+		h, _ := sc.Hint(d.Hint)
 		v.Text = scenario.Text{En: "Hint: " + h.Text.In("en"), Ja: "ヒント：" + h.Text.In("ja")}
 		v.Points = -d.Cost
 	case EvPartial, EvAchieved, EvFailed:
 		var d ObjectiveData
 		json.Unmarshal(e.Data, &d)
-		o, ok := sc.Objective(d.Objective)
-		if !ok {
-			return v, false
-		}
+		o, _ := sc.Objective(d.Objective)
 		name := o.Title
 		if name.IsZero() {
 			name = bi(o.ID, o.ID)
@@ -217,8 +286,6 @@ func ViewEvent(sc *scenario.Scenario, u Update, s Scope) (EventView, bool) {
 		case d.Incident && d.Active:
 			v.Text = scenario.Text{En: fmt.Sprintf("SAFETY INCIDENT: %s %s", d.PLC, d.Tag), Ja: fmt.Sprintf("安全事象発生：%s %s", d.PLC, d.Tag)}
 			v.Level = "bad"
-		case !instr:
-			return v, false
 		case d.Active:
 			v.Text = scenario.Text{En: fmt.Sprintf("%s %s.%s on", d.Class, d.PLC, d.Tag), Ja: fmt.Sprintf("%s %s.%s 発報", d.Class, d.PLC, d.Tag)}
 			v.Level = "alert"

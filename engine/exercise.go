@@ -262,12 +262,28 @@ func Open(ctx context.Context, dir string, b backend.Backend, loadScenario func(
 			return fail(err)
 		}
 	}
+	// Replaying, check what the log keeps with each event against what
+	// this engine would: a log from before scores and audiences were kept,
+	// or from rules since changed, is brought up to date once.
 	var last time.Time
+	var stale []store.Event
 	if err := st.Events(ctx, store.Filter{}, func(e store.Event) error {
 		last = e.Time
+		want := e
+		if err := x.annotate(&want); err != nil {
+			return err
+		}
+		if want.Public != e.Public || want.TeamSees != e.TeamSees || want.Score != e.Score {
+			stale = append(stale, want)
+		}
 		return x.state.Apply(e)
 	}); err != nil {
 		return fail(fmt.Errorf("replay the event log: %w", err))
+	}
+	if len(stale) > 0 {
+		if err := st.Annotate(ctx, stale); err != nil {
+			return fail(err)
+		}
 	}
 	if x.state.Phase == PhaseEnded {
 		return fail(fmt.Errorf("%s: %w", dir, ErrEnded))
@@ -419,6 +435,9 @@ func (x *Exercise) emit(ctx context.Context, team, kind string, data any) error 
 		return fmt.Errorf("encode %s event: %w", kind, err)
 	}
 	ev := &store.Event{Time: time.Now(), Clock: x.clock, Team: team, Kind: kind, Data: b}
+	if err := x.annotate(ev); err != nil {
+		return err
+	}
 	if err := x.store.Append(ctx, ev); err != nil {
 		// Without the log there is no truth to go on: stop rather than
 		// run on state nobody can replay.
@@ -428,11 +447,23 @@ func (x *Exercise) emit(ctx context.Context, team, kind string, data any) error 
 		x.err = err
 		return err
 	}
-	u := Update{Event: *ev}
-	if ts := x.state.Team[team]; ts != nil {
-		u.Score = ts.Score
+	x.feed.Publish(Update{Event: *ev, Score: ev.Score})
+	return nil
+}
+
+// annotate sets what the log keeps with an event beside its payload: who
+// may see it and its team's score after it (the state's score, not yet
+// folded, plus the event's change).
+func (x *Exercise) annotate(ev *store.Event) error {
+	ev.Public, ev.TeamSees = Audience(x.sc, *ev)
+	ev.Score = 0
+	if ts := x.state.Team[ev.Team]; ts != nil {
+		points, err := ScoreChange(*ev)
+		if err != nil {
+			return err
+		}
+		ev.Score = ts.Score + points
 	}
-	x.feed.Publish(u)
 	return nil
 }
 

@@ -252,13 +252,13 @@ func (s *State) Apply(e store.Event) error {
 		if t == nil {
 			return fmt.Errorf("event %d (%s) for unknown team %q", e.Seq, e.Kind, e.Team)
 		}
-	}
-	dec := func(v any) error {
-		if err := json.Unmarshal(e.Data, v); err != nil {
-			return fmt.Errorf("event %d (%s): %w", e.Seq, e.Kind, err)
+		points, err := ScoreChange(e)
+		if err != nil {
+			return err
 		}
-		return nil
+		t.Score += points
 	}
+	dec := func(v any) error { return decodeEvent(e, v) }
 	switch e.Kind {
 	case EvCreated:
 		var d CreatedData
@@ -314,7 +314,6 @@ func (s *State) Apply(e store.Event) error {
 		}
 		a.Count++
 		a.Last = e.Clock
-		t.Score -= d.Cost
 	case EvAnswer:
 		var d AnswerData
 		if err := dec(&d); err != nil {
@@ -329,14 +328,12 @@ func (s *State) Apply(e store.Event) error {
 		if d.Correct {
 			a.Correct, a.At = true, e.Clock
 		}
-		t.Score -= d.Penalty
 	case EvHint:
 		var d HintData
 		if err := dec(&d); err != nil {
 			return err
 		}
 		t.Hints[d.Hint] = e.Clock
-		t.Score -= d.Cost
 	case EvPartial, EvAchieved, EvFailed:
 		var d ObjectiveData
 		if err := dec(&d); err != nil {
@@ -352,13 +349,7 @@ func (s *State) Apply(e store.Event) error {
 			o.Status, o.At = StatusFailed, e.Clock
 		}
 		o.Points += d.Points + d.Bonus
-		t.Score += d.Points + d.Bonus
-	case EvAdjust:
-		var d AdjustData
-		if err := dec(&d); err != nil {
-			return err
-		}
-		t.Score += d.Points
+	case EvAdjust: // the score only
 	case EvPlantAlarm:
 		var d AlarmData
 		if err := dec(&d); err != nil {
@@ -372,4 +363,40 @@ func (s *State) Apply(e store.Event) error {
 		return fmt.Errorf("event %d: unknown kind %q", e.Seq, e.Kind)
 	}
 	return nil
+}
+
+func decodeEvent(e store.Event, v any) error {
+	if err := json.Unmarshal(e.Data, v); err != nil {
+		return fmt.Errorf("event %d (%s): %w", e.Seq, e.Kind, err)
+	}
+	return nil
+}
+
+// ScoreChange is what an event does to its team's score. Apply adds it,
+// and the engine stores the score after each event with the event, so a
+// page of the log shows scores without folding what came before.
+func ScoreChange(e store.Event) (int, error) {
+	switch e.Kind {
+	case EvAction:
+		var d ActionData
+		err := decodeEvent(e, &d)
+		return -d.Cost, err
+	case EvAnswer:
+		var d AnswerData
+		err := decodeEvent(e, &d)
+		return -d.Penalty, err
+	case EvHint:
+		var d HintData
+		err := decodeEvent(e, &d)
+		return -d.Cost, err
+	case EvPartial, EvAchieved, EvFailed:
+		var d ObjectiveData
+		err := decodeEvent(e, &d)
+		return d.Points + d.Bonus, err
+	case EvAdjust:
+		var d AdjustData
+		err := decodeEvent(e, &d)
+		return d.Points, err
+	}
+	return 0, nil
 }

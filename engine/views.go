@@ -21,7 +21,9 @@ type Summary struct {
 	Clock    time.Duration `json:"-"`
 	Duration time.Duration `json:"-"`
 	Teams    []TeamSummary `json:"teams"`
-	// Fired lists inject ids fired for at least one team, in timeline order.
+	// Fired lists inject ids fired for at least one team, in timeline
+	// order, silent ones too: it is for the operator's terminal; the
+	// public timeline (PublicView) shows only those that told their team.
 	Fired []string `json:"fired"`
 }
 
@@ -31,7 +33,7 @@ type TeamSummary struct {
 	Score      int               `json:"score"`
 	Rank       int               `json:"rank"`
 	Objectives map[string]string `json:"objectives"` // id → pending/achieved/failed
-	Alarms     int               `json:"alarms"`     // active alarm and trip bits
+	Alarms     int               `json:"alarms"`     // active alarm and trip bits (publicly: as the team's HMI shows them)
 	Incidents  int               `json:"incidents"`  // safety incidents so far
 	Plant      string            `json:"plant"`      // normal, alarm, incident
 }
@@ -92,6 +94,22 @@ func (x *Exercise) Summary() Summary {
 	return s
 }
 
+// shownAlarms counts the alarm and trip bits on in what a team's PLCs
+// report (what its HMI and any Modbus client read), as last read.
+func (x *Exercise) shownAlarms(team string) int {
+	rt := x.rt[team]
+	if rt == nil {
+		return 0
+	}
+	n := 0
+	for _, a := range rt.alarms {
+		if r := rt.vals[a.plc].Reported; a.tag < len(r) && r[a.tag] >= 0.5 {
+			n++
+		}
+	}
+	return n
+}
+
 // incidentActive reports whether a safety-incident bit is set now.
 func (x *Exercise) incidentActive(ts *TeamState) bool {
 	for pi, m := range x.sc.Layout.Model {
@@ -140,7 +158,8 @@ type ObjectiveInfo struct {
 }
 
 // TimelineEntry is an inject on the public timeline: its name and when it
-// first fired, nothing of what it did.
+// first fired, nothing of what it did. Only injects that tell their team
+// (with say:) are on it, as in the public feed.
 type TimelineEntry struct {
 	ID      string        `json:"id"`
 	Name    scenario.Text `json:"name"`
@@ -183,8 +202,24 @@ func (x *Exercise) PublicView() PublicView {
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	v := PublicView{Exercise: x.info(), Objectives: x.objectiveInfo(), Teams: sum.Teams}
+	// Alarms as each team's HMI shows them, not the truth: an attack that
+	// hides an alarm from the team (a frozen or spoofed sensor) must not
+	// show on the projector. A safety incident is announced to all anyway.
+	for i := range v.Teams {
+		t := &v.Teams[i]
+		t.Alarms = x.shownAlarms(t.Name)
+		if t.Plant != "incident" {
+			t.Plant = "normal"
+			if t.Alarms > 0 {
+				t.Plant = "alarm"
+			}
+		}
+	}
 	for _, id := range sum.Fired {
 		in, _ := x.sc.Inject(id)
+		if !announced(in) {
+			continue // a silent attack is for its team to find, not the projector to tell
+		}
 		first := time.Duration(-1)
 		for _, ts := range x.state.Team {
 			if at, ok := ts.Fired[id]; ok && (first < 0 || at < first) {

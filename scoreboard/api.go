@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"net/http"
+	"net/url"
 	"strconv"
 
 	"github.com/icsrange/icsrange/engine"
@@ -38,53 +39,70 @@ func (s *Server) getState(w http.ResponseWriter, r *http.Request, c who) {
 // MaxEventsPage bounds one page of /api/events.
 const MaxEventsPage = 500
 
-// events returns up to limit events after seq as the scope may see them;
-// the instructor may narrow to one team.
-func (s *Server) events(ctx context.Context, scope engine.Scope, after int64, limit int, team string) ([]engine.EventView, int64, error) {
-	f := store.Filter{After: after}
-	if scope.Role == engine.RoleTeam {
-		f.Team = scope.Team
-	} else if team != "" {
-		f.Team = team
-	}
-	sc := s.x.Scenario()
-	var out []engine.EventView
-	last := after
-	// Fold from the start so each event carries its team's score after
-	// it, as live updates do.
-	st := engine.NewState(s.x.Scenario().Topology)
-	err := s.x.Store().Events(ctx, store.Filter{Team: f.Team}, func(e store.Event) error {
-		if err := st.Apply(e); err != nil {
-			return err
-		}
-		if e.Seq <= after || len(out) >= limit {
-			return nil
-		}
-		last = e.Seq
-		u := engine.Update{Event: e}
-		if ts := st.Team[e.Team]; ts != nil {
-			u.Score = ts.Score
-		}
-		if v, ok := engine.ViewEvent(sc, u, scope); ok {
-			out = append(out, v)
-		}
-		return nil
-	})
-	return out, last, err
+// page reads a page of the log as scope sees it: the store filters by
+// scope with an index, so a page costs O(its rows) however long the log.
+// The instructor may narrow to one team (p.Team); for others the scope
+// decides.
+func (s *Server) page(ctx context.Context, scope engine.Scope, p store.Page) ([]store.Event, error) {
+	return s.x.Store().Page(ctx, forScope(scope, p))
 }
 
+// count is how many events such a page would hold (at most p.Limit).
+func (s *Server) count(ctx context.Context, scope engine.Scope, p store.Page) (int, error) {
+	return s.x.Store().Count(ctx, forScope(scope, p))
+}
+
+func forScope(scope engine.Scope, p store.Page) store.Page {
+	switch scope.Role {
+	case engine.RoleInstructor:
+		p.Reader = store.ReadAll
+	case engine.RoleTeam:
+		p.Reader, p.Team = store.ReadTeam, scope.Team
+	default:
+		p.Reader, p.Team = store.ReadPublic, ""
+	}
+	return p
+}
+
+// render shows events as scope sees them (never nil: JSON [] for none).
+func (s *Server) render(scope engine.Scope, evs []store.Event) []engine.EventView {
+	sc := s.x.Scenario()
+	out := make([]engine.EventView, 0, len(evs))
+	for _, e := range evs {
+		if v, ok := engine.ViewEvent(sc, engine.Update{Event: e, Score: e.Score}, scope); ok {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// seqParam reads a non-negative seq parameter (0 when absent).
+func seqParam(q url.Values, name string) (int64, bool) {
+	v := q.Get(name)
+	if v == "" {
+		return 0, true
+	}
+	n, err := strconv.ParseInt(v, 10, 64)
+	return n, err == nil && n >= 0
+}
+
+// getEvents pages the log both ways: after=SEQ the oldest events after it,
+// before=SEQ the newest before it (within after, if given too).
 func (s *Server) getEvents(w http.ResponseWriter, r *http.Request, c who) {
 	q := r.URL.Query()
-	after, err := strconv.ParseInt(q.Get("after"), 10, 64)
-	if q.Get("after") == "" {
-		after, err = 0, nil
-	}
-	if err != nil || after < 0 {
+	after, ok := seqParam(q, "after")
+	if !ok {
 		writeError(w, http.StatusBadRequest, "invalid", "after must be a non-negative seq")
+		return
+	}
+	before, ok := seqParam(q, "before")
+	if !ok || (q.Has("before") && before == 0) {
+		writeError(w, http.StatusBadRequest, "invalid", "before must be a positive seq")
 		return
 	}
 	limit := 100
 	if l := q.Get("limit"); l != "" {
+		var err error
 		if limit, err = strconv.Atoi(l); err != nil || limit < 1 || limit > MaxEventsPage {
 			writeError(w, http.StatusBadRequest, "invalid", "limit must be 1.."+strconv.Itoa(MaxEventsPage))
 			return
@@ -95,15 +113,28 @@ func (s *Server) getEvents(w http.ResponseWriter, r *http.Request, c who) {
 		writeError(w, http.StatusForbidden, "forbidden", "only the instructor may choose a team")
 		return
 	}
-	evs, last, err := s.events(r.Context(), c.scope(), after, limit, team)
+	back := before > 0
+	// One more than asked says whether the page is the last one.
+	evs, err := s.page(r.Context(), c.scope(), store.Page{Team: team, After: after, Before: before, Limit: limit + 1, Newest: back})
 	if err != nil {
 		s.fail(w, err)
 		return
 	}
-	if evs == nil {
-		evs = []engine.EventView{}
+	more := len(evs) > limit
+	switch {
+	case more && back:
+		evs = evs[1:]
+	case more:
+		evs = evs[:limit]
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"events": evs, "last_seq": last})
+	first, last := after, after
+	if back {
+		first, last = before, before
+	}
+	if len(evs) > 0 {
+		first, last = evs[0].Seq, evs[len(evs)-1].Seq
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"events": s.render(c.scope(), evs), "first_seq": first, "last_seq": last, "more": more})
 }
 
 // Command bodies.

@@ -59,7 +59,8 @@ func TestScoreboardIsPublicAndHoldsNoSecrets(t *testing.T) {
 				t.Errorf("the public scoreboard has the key %s: %s", key, r.body)
 			}
 		}
-		for _, s := range []string{"modbus_write", "10.0.0.66", "level_sp", sayPhone} {
+		// Nor the silent inject: its team was not told, so nobody is.
+		for _, s := range []string{"modbus_write", "10.0.0.66", "level_sp", sayPhone, silentTitle, "sneaky"} {
 			if bytes.Contains(r.body, []byte(s)) {
 				t.Errorf("the public scoreboard mentions %q: %s", s, r.body)
 			}
@@ -74,9 +75,10 @@ func TestScoreboardIsPublicAndHoldsNoSecrets(t *testing.T) {
 		for _, e := range v.Timeline {
 			ids = append(ids, e.ID)
 		}
-		// Same clock: scenario order breaks the tie.
-		if !slices.Equal(ids, []string{"briefing", "phone", "sneaky"}) {
-			t.Errorf("timeline %v, want briefing, phone, sneaky", ids)
+		// Same clock: scenario order breaks the tie. The silent inject
+		// (fired for a) is not on it.
+		if !slices.Equal(ids, []string{"briefing", "phone"}) {
+			t.Errorf("timeline %v, want briefing, phone", ids)
 		}
 		for _, ts := range v.Teams {
 			if ts.Name == "a" && ts.Objectives["solved"] != engine.StatusAchieved {
@@ -234,6 +236,15 @@ func TestEventsVisibility(t *testing.T) {
 				t.Errorf("team %s: event %d %s without the score after it", c.team, e.Seq, e.Kind)
 			}
 		}
+		// The score after a team's last event is its score now.
+		for i := len(c.evs) - 1; i >= 0; i-- {
+			if e := c.evs[i]; e.Team == c.team {
+				if now := teamScore(t, f, c.team); e.Score == nil || *e.Score != now {
+					t.Errorf("team %s: score after its last event %d %s: %v, its score is %d", c.team, e.Seq, e.Kind, e.Score, now)
+				}
+				break
+			}
+		}
 		for _, s := range []string{secretAnswer, wrongGuess, silentTitle, "modbus_write", f.instr()} {
 			if bytes.Contains(c.raw, []byte(s)) {
 				t.Errorf("team %s's events hold %q", c.team, s)
@@ -291,11 +302,16 @@ func TestEventsVisibility(t *testing.T) {
 		}
 	}
 	f.call("GET", "/api/events?team=b", f.team("a"), nil).fails(t, "team a asks for b's events", 403, "forbidden")
-	for _, q := range []string{"after=-1", "after=x", "limit=0", "limit=501", "limit=x"} {
+	for _, q := range []string{"after=-1", "after=x", "limit=0", "limit=501", "limit=x", "before=0", "before=-1", "before=x"} {
 		f.call("GET", "/api/events?"+q, f.instr(), nil).fails(t, "events?"+q, 400, "invalid")
 	}
 
-	// Pages: limit bounds a page, last_seq continues it, without overlap or gap.
+	// Pages: limit bounds a page, last_seq continues it, without overlap or
+	// gap; more says whether another page follows.
+	var want []int64
+	for _, e := range evA {
+		want = append(want, e.Seq)
+	}
 	var got []int64
 	after := int64(0)
 	for range 1000 {
@@ -304,23 +320,55 @@ func TestEventsVisibility(t *testing.T) {
 		if len(pg.Events) > 3 {
 			t.Fatalf("limit=3 gave %d events", len(pg.Events))
 		}
+		if pg.More != (len(got)+len(pg.Events) < len(want)) {
+			t.Fatalf("page after %d: more %v with %d of %d events read", after, pg.More, len(got)+len(pg.Events), len(want))
+		}
 		if len(pg.Events) == 0 {
 			break
 		}
-		if pg.LastSeq != pg.Events[len(pg.Events)-1].Seq {
-			t.Fatalf("last_seq %d, last event %d", pg.LastSeq, pg.Events[len(pg.Events)-1].Seq)
+		if pg.LastSeq != pg.Events[len(pg.Events)-1].Seq || pg.FirstSeq != pg.Events[0].Seq {
+			t.Fatalf("first_seq %d, last_seq %d; events %v", pg.FirstSeq, pg.LastSeq, seqsOf(pg.Events))
 		}
 		for _, e := range pg.Events {
 			got = append(got, e.Seq)
 		}
 		after = pg.LastSeq
 	}
-	var want []int64
-	for _, e := range evA {
-		want = append(want, e.Seq)
-	}
 	if !slices.Equal(got, want) {
 		t.Fatalf("paged seqs %v, want %v", got, want)
+	}
+	// And back: before gives the newest events before it, first_seq
+	// continues, more says whether older ones exist.
+	var back []int64
+	before := f.lastSeq() + 1
+	for range 1000 {
+		var pg eventsPage
+		f.call("GET", fmt.Sprintf("/api/events?before=%d&limit=3", before), f.team("a"), nil).ok(t, "page back", &pg)
+		if len(pg.Events) > 3 || !increasing(seqsOf(pg.Events)) {
+			t.Fatalf("before=%d&limit=3 gave %v", before, seqsOf(pg.Events))
+		}
+		back = append(seqsOf(pg.Events), back...)
+		if pg.More != (len(back) < len(want)) {
+			t.Fatalf("page before %d: more %v with %d of %d events read", before, pg.More, len(back), len(want))
+		}
+		if !pg.More {
+			break
+		}
+		if pg.FirstSeq != pg.Events[0].Seq {
+			t.Fatalf("first_seq %d, first event %d", pg.FirstSeq, pg.Events[0].Seq)
+		}
+		before = pg.FirstSeq
+	}
+	if !slices.Equal(back, want) {
+		t.Fatalf("paged back %v, want %v", back, want)
+	}
+	// Both: the window between after and before, newest first taken.
+	if len(want) >= 4 {
+		var pg eventsPage
+		f.call("GET", fmt.Sprintf("/api/events?after=%d&before=%d&limit=500", want[0], want[3]), f.team("a"), nil).ok(t, "window", &pg)
+		if !slices.Equal(seqsOf(pg.Events), want[1:3]) || pg.More {
+			t.Fatalf("window (%d, %d): %v more %v, want %v", want[0], want[3], seqsOf(pg.Events), pg.More, want[1:3])
+		}
 	}
 	// A page after the end is empty.
 	var end eventsPage
@@ -681,6 +729,14 @@ func TestRequestLimits(t *testing.T) {
 	f.call("POST", "/api/answers", a, `{"question": "q2", "answer": "1", "team": "b"}`).fails(t, "unknown field", 400, "bad_json")
 	f.call("POST", "/api/answers", a, `{"question": "q2",`).fails(t, "truncated JSON", 400, "bad_json")
 	f.call("POST", "/api/answers", a, `{"question": "q2", "answer": "1"} {}`).fails(t, "two JSON values", 400, "bad_json")
+	f.callCT("POST", "/api/answers", a, "", `{"question": "q2", "answer": "1"}`).fails(t, "no Content-Type", 415, "bad_content_type")
+	f.callCT("POST", "/api/answers", a, "application/jsonx", `{"question": "q2", "answer": "1"}`).fails(t, "application/jsonx", 415, "bad_content_type")
+	f.callCT("POST", "/api/answers", a, "application/json; charset=latin1", `{"question": "q2", "answer": "1"}`).fails(t, "json in latin1", 415, "bad_content_type")
+	f.callCT("POST", "/api/answers", a, "application/json; foo=bar", `{"question": "q2", "answer": "1"}`).fails(t, "json with a parameter", 415, "bad_content_type")
+	f.callCT("POST", "/api/control/pause", in, "text/plain", `pause`).fails(t, "a text body to a command that reads none", 415, "bad_content_type")
+	f.callCT("GET", "/api/state", a, "text/plain", `x`).fails(t, "a GET with a text body", 415, "bad_content_type")
+	f.callCT("POST", "/api/broadcast", in, "Application/JSON;Charset=UTF-8", `{"en": "case"}`).ok(t, "JSON named in capitals", nil)
+	f.callCT("POST", "/api/injects/phone/fire", in, "", nil).ok(t, "no body, no Content-Type", nil)
 	f.call("POST", "/api/answers", a, ``).fails(t, "no body", 400, "bad_json")
 	f.call("POST", "/api/actions", a, `["isolate"]`).fails(t, "an array", 400, "bad_json")
 	f.callCT("POST", "/api/answers", a, "text/plain", `{"question": "q2", "answer": "1"}`).fails(t, "text/plain", 415, "bad_content_type")

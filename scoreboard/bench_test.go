@@ -5,7 +5,11 @@ package scoreboard
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
+	"io"
+	"net"
+	"net/http"
 	"os"
 	"runtime"
 	"slices"
@@ -69,8 +73,9 @@ func BenchmarkFanout(b *testing.B) {
 		names[i] = fmt.Sprintf("team-%02d", i+1)
 	}
 	// Slow-client drops would distort the numbers; keep the default buffer
-	// (256) and say how many were dropped.
-	f := newFixture(b, fixtureConfig{teams: names, opts: Options{AnswerRate: rate.Inf}})
+	// (256) and say how many were dropped. Every viewer comes from
+	// 127.0.0.1: no bound on anonymous connections per address.
+	f := newFixture(b, fixtureConfig{teams: names, opts: Options{AnswerRate: rate.Inf, PublicPerAddr: -1}})
 	ctx := context.Background()
 
 	type viewer struct {
@@ -317,7 +322,7 @@ func cpuTime() time.Duration {
 }
 
 // raiseFDLimit makes room for n open files or skips the benchmark.
-func raiseFDLimit(b *testing.B, n uint64) {
+func raiseFDLimit(b testing.TB, n uint64) {
 	var lim syscall.Rlimit
 	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
 		b.Skipf("read RLIMIT_NOFILE: %v", err)
@@ -329,4 +334,173 @@ func raiseFDLimit(b *testing.B, n uint64) {
 	if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil || lim.Cur < n {
 		b.Skipf("need %d open files; RLIMIT_NOFILE is %d (hard %d): %v", n, lim.Cur, lim.Max, err)
 	}
+}
+
+// longLogEvents is the log length of the hello benchmarks.
+const longLogEvents = 20000
+
+// helloOnce dials /ws (from local, if set), says hello and returns the
+// snapshot's size: the first line of the first frame.
+func helloOnce(d *websocket.Dialer, url, tok string, lastSeq int64) (int, error) {
+	c, _, err := d.Dial(url, nil)
+	if err != nil {
+		return 0, err
+	}
+	defer c.Close()
+	h, _ := json.Marshal(hello{Token: tok, LastSeq: lastSeq})
+	if err := c.WriteJSON(Message{Type: "hello", Data: h}); err != nil {
+		return 0, err
+	}
+	c.SetReadDeadline(time.Now().Add(30 * time.Second))
+	_, frame, err := c.ReadMessage()
+	if err != nil {
+		return 0, err
+	}
+	snap, _, _ := bytes.Cut(frame, []byte{'\n'})
+	if !bytes.HasPrefix(snap, []byte(`{"type":"snapshot"`)) {
+		return 0, fmt.Errorf("hello: got %.80s", snap)
+	}
+	return len(snap), nil
+}
+
+// BenchmarkHello measures a WebSocket hello on a 20,000-event log in a
+// real SQLite file (10 teams): dial, hello, read the snapshot. The cases:
+// anonymous and a team resuming from seq 1 (far behind: they get the
+// recent feed, as the sweep's hostile client does), the instructor on a
+// first connection, and the instructor resuming 150 events back (a short
+// gap, replayed in full). ns/op and hello_ms are one hello; snapshot_B
+// the size of its snapshot. Targets: under 50 ms and 256 KB.
+func BenchmarkHello(b *testing.B) {
+	teams := make([]string, 10)
+	for i := range teams {
+		teams[i] = fmt.Sprintf("team-%02d", i+1)
+	}
+	f := newFixture(b, fixtureConfig{teams: teams, logEvents: longLogEvents, opts: Options{PublicPerAddr: -1}})
+	last := f.lastSeq()
+	d := websocket.Dialer{HandshakeTimeout: 30 * time.Second}
+	for _, c := range []struct {
+		name    string
+		tok     string
+		lastSeq int64
+	}{
+		{"anonymous/resume-from-1", "", 1},
+		{"team/resume-from-1", f.team("team-03"), 1},
+		{"instructor/fresh", f.instr(), 0},
+		{"instructor/resume-150-back", f.instr(), last - 150},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			size := 0
+			start := time.Now()
+			for b.Loop() {
+				n, err := helloOnce(&d, f.ws, c.tok, c.lastSeq)
+				if err != nil {
+					b.Fatal(err)
+				}
+				size = max(size, n)
+			}
+			b.ReportMetric(float64(time.Since(start).Microseconds())/1000/float64(b.N), "hello_ms")
+			b.ReportMetric(float64(size), "snapshot_B")
+		})
+	}
+}
+
+// BenchmarkStateDuringHellos runs rounds of 50 concurrent anonymous hellos
+// (each from its own loopback address, 127.0.0.2 to .51, so the bound per
+// address holds as it would in a room) resuming from seq 1 on a
+// 20,000-event log, while the exercise runs in real time (ticks and
+// checkpoints) and a team polls GET /api/state. One op is one round.
+// state_p50_ms, state_p99_ms and state_max_ms are the team's GET
+// /api/state latencies during the rounds (target: under 100 ms);
+// hello_max_ms is the slowest hello of any round. The quiet case polls as
+// long without hellos: the same machine's floor.
+func BenchmarkStateDuringHellos(b *testing.B) {
+	const hellos = 50
+	raiseFDLimit(b, 4*hellos+256)
+	f := newFixture(b, fixtureConfig{logEvents: longLogEvents})
+	runCtx, stop := context.WithCancel(f.ctx)
+	var running sync.WaitGroup
+	running.Go(func() { f.x.Run(runCtx, 1) })
+	defer func() { stop(); running.Wait() }()
+
+	dialers := make([]*websocket.Dialer, hellos)
+	for i := range dialers {
+		nd := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, byte(2+i))}}
+		dialers[i] = &websocket.Dialer{HandshakeTimeout: 30 * time.Second, NetDialContext: nd.DialContext}
+	}
+	req, err := http.NewRequest("GET", f.base+"/api/state", nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+f.team("a"))
+	poll := func(b *testing.B, lats *[]time.Duration) {
+		t0 := time.Now()
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			b.Fatal(err)
+		}
+		io.Copy(io.Discard, res.Body)
+		res.Body.Close()
+		if res.StatusCode != http.StatusOK {
+			b.Fatalf("GET /api/state: %d", res.StatusCode)
+		}
+		*lats = append(*lats, time.Since(t0))
+	}
+	report := func(b *testing.B, lats []time.Duration) {
+		slices.Sort(lats)
+		ms := func(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+		b.ReportMetric(ms(lats[len(lats)/2]), "state_p50_ms")
+		b.ReportMetric(ms(lats[len(lats)*99/100]), "state_p99_ms")
+		b.ReportMetric(ms(lats[len(lats)-1]), "state_max_ms")
+		b.ReportMetric(float64(len(lats))/float64(b.N), "states/op")
+	}
+	round := 100 * time.Millisecond // how long a round of hellos takes, for the quiet case
+	b.Run("50-hellos", func(b *testing.B) {
+		var lats []time.Duration
+		var helloMax atomic.Int64
+		start := time.Now()
+		for b.Loop() {
+			var wg sync.WaitGroup
+			errs := make(chan error, hellos)
+			done := make(chan struct{})
+			for i := range hellos {
+				wg.Go(func() {
+					t0 := time.Now()
+					if _, err := helloOnce(dialers[i], f.ws, "", 1); err != nil {
+						errs <- err
+					}
+					for d := int64(time.Since(t0)); ; {
+						old := helloMax.Load()
+						if d <= old || helloMax.CompareAndSwap(old, d) {
+							break
+						}
+					}
+				})
+			}
+			go func() { wg.Wait(); close(done) }()
+			for polling := true; polling; {
+				select {
+				case <-done:
+					polling = false
+				default:
+				}
+				poll(b, &lats)
+			}
+			close(errs)
+			for err := range errs {
+				b.Fatal(err)
+			}
+		}
+		round = time.Since(start) / time.Duration(b.N)
+		report(b, lats)
+		b.ReportMetric(float64(helloMax.Load())/float64(time.Millisecond), "hello_max_ms")
+	})
+	b.Run("quiet", func(b *testing.B) {
+		var lats []time.Duration
+		for b.Loop() {
+			for end := time.Now().Add(round); time.Now().Before(end); {
+				poll(b, &lats)
+			}
+		}
+		report(b, lats)
+	})
 }

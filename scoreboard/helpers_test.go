@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -18,6 +19,7 @@ import (
 	"github.com/icsrange/icsrange/engine"
 	"github.com/icsrange/icsrange/engine/backend/inproc"
 	"github.com/icsrange/icsrange/engine/scenario"
+	"github.com/icsrange/icsrange/engine/store"
 	"github.com/icsrange/icsrange/internal/token"
 )
 
@@ -96,6 +98,9 @@ type fixtureConfig struct {
 	teams   []string // default a, b
 	noStart bool     // leave the exercise in phase created
 	sndBuf  int      // if set, the server's socket send buffer (bytes)
+	// logEvents, if set, gives the running exercise a log that long: a mix
+	// of what every scope sees and what only some do (see longLog).
+	logEvents int
 }
 
 // smallSendBuffer sets the send buffer of every accepted connection, so a
@@ -134,10 +139,17 @@ func newFixture(t testing.TB, cfg fixtureConfig) *fixture {
 		cancel()
 		t.Fatal(err)
 	}
-	if !cfg.noStart {
+	if !cfg.noStart || cfg.logEvents > 0 {
 		if err := x.Start(ctx, "test"); err != nil {
 			cancel()
 			x.Close()
+			t.Fatal(err)
+		}
+	}
+	tok := x.Tokens() // a resumed exercise keeps only their hashes
+	if cfg.logEvents > 0 {
+		if x, err = longLog(ctx, x, teams, cfg.logEvents); err != nil {
+			cancel()
 			t.Fatal(err)
 		}
 	}
@@ -166,7 +178,65 @@ func newFixture(t testing.TB, cfg fixtureConfig) *fixture {
 		x.Close()
 	})
 	host := ln.Addr().String()
-	return &fixture{t: t, x: x, s: s, base: "http://" + host, ws: "ws://" + host + "/ws", host: host, tok: x.Tokens(), ctx: ctx}
+	return &fixture{t: t, x: x, s: s, base: "http://" + host, ws: "ws://" + host + "/ws", host: host, tok: tok, ctx: ctx}
+}
+
+// longLog stops x (a fresh exercise), appends n events to its log in one
+// transaction, noted with scores and audiences as the engine notes them,
+// and resumes it, as an engine restarted during a long exercise does. Of
+// every ten events, per team in turn: an adjustment (seen by all) three
+// times, a wrong answer (the team), a silent inject firing and its effect
+// (the instructor), an alarm going on and off (the instructor), and a
+// broadcast (all).
+func longLog(ctx context.Context, x *engine.Exercise, teams []string, n int) (*engine.Exercise, error) {
+	dir, sc := x.Dir(), x.Scenario()
+	score := map[string]int{}
+	if err := x.Close(); err != nil {
+		return nil, err
+	}
+	st, err := store.Open(filepath.Join(dir, engine.EventsFile))
+	if err != nil {
+		return nil, err
+	}
+	js := func(v any) json.RawMessage { b, _ := json.Marshal(v); return b }
+	now := time.Now()
+	evs := make([]*store.Event, n)
+	for i := range evs {
+		team := teams[(i/10)%len(teams)]
+		e := &store.Event{Time: now, Team: team}
+		switch i % 10 {
+		case 0, 1, 2:
+			e.Kind, e.Data = engine.EvAdjust, js(engine.AdjustData{Points: 1, Reason: "steady"})
+		case 3:
+			e.Kind, e.Data = engine.EvAnswer, js(engine.AnswerData{Question: "q2", Answer: "7", Penalty: 1, Attempt: 1})
+		case 4:
+			e.Kind, e.Data = engine.EvInject, js(engine.InjectData{Inject: "sneaky", By: "instructor"})
+		case 5:
+			e.Kind, e.Data = engine.EvEffect, js(engine.EffectData{Source: "inject", ID: "sneaky", Outcome: "blocked", Detail: "blocked: no path"})
+		case 6, 7:
+			e.Kind, e.Data = engine.EvPlantAlarm, js(engine.AlarmData{PLC: "tank", Tag: "high", Class: "alarm", Active: i%10 == 6})
+		default:
+			e.Team, e.Kind, e.Data = "", engine.EvBroadcast, js(engine.BroadcastData{En: fmt.Sprint("news ", i)})
+		}
+		e.Public, e.TeamSees = engine.Audience(sc, *e)
+		if e.Team != "" {
+			points, err := engine.ScoreChange(*e)
+			if err != nil {
+				return nil, err
+			}
+			score[e.Team] += points
+			e.Score = score[e.Team]
+		}
+		evs[i] = e
+	}
+	err = st.Append(ctx, evs...)
+	if cerr := st.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return nil, err
+	}
+	return engine.Open(ctx, dir, &inproc.Backend{}, scenario.Load)
 }
 
 // advance moves the exercise clock forward by d with x.Step: virtual time,
@@ -303,8 +373,10 @@ func checkErrorBody(t testing.TB, what string, h http.Header, body []byte, code 
 
 // eventsPage is GET /api/events.
 type eventsPage struct {
-	Events  []engine.EventView `json:"events"`
-	LastSeq int64              `json:"last_seq"`
+	Events   []engine.EventView `json:"events"`
+	FirstSeq int64              `json:"first_seq"`
+	LastSeq  int64              `json:"last_seq"`
+	More     bool               `json:"more"`
 }
 
 // events returns every event tok may see after seq (as raw JSON too).
@@ -385,6 +457,7 @@ type snapshot struct {
 	View    json.RawMessage    `json:"view"`
 	Events  []engine.EventView `json:"events"`
 	Resumed bool               `json:"resumed"`
+	More    bool               `json:"more"`
 	Trends  *teamTrend         `json:"trends"`
 }
 

@@ -27,9 +27,6 @@ func encode(typ string, seq int64, id string, data any) []byte {
 	return b
 }
 
-// scopeKey identifies a scope for per-scope caches.
-func scopeKey(s engine.Scope) string { return string(s.Role) + "/" + s.Team }
-
 // hub owns the set of live clients. One goroutine (run) changes the set and
 // fans out; a client that can't keep up is dropped, never waited for.
 type hub struct {
@@ -119,7 +116,7 @@ func (h *hub) closeAll() {
 // client that may see it, followed (withViews) by that scope's fresh view.
 func (h *hub) fanOut(u engine.Update, withViews bool) {
 	sc := h.s.x.Scenario()
-	cache := map[string][]byte{}
+	cache := map[engine.Scope][]byte{}
 	h.mu.Lock()
 	clients := make([]*client, 0, len(h.clients))
 	for c := range h.clients {
@@ -130,7 +127,7 @@ func (h *hub) fanOut(u engine.Update, withViews bool) {
 		if !c.authed() {
 			continue
 		}
-		k := scopeKey(c.scope)
+		k := c.scope
 		msg, done := cache[k]
 		if !done {
 			if v, ok := engine.ViewEvent(sc, u, c.scope); ok {
@@ -182,7 +179,7 @@ func (h *hub) fanOutTraffic(b *engine.TrafficBatch) {
 }
 
 func (h *hub) dropSlow(c *client) {
-	h.s.log.Warn("dropping slow websocket client", "scope", scopeKey(c.scope), "remote", c.remote)
+	h.s.log.Warn("dropping slow websocket client", "role", roleName(c.scope), "team", c.scope.Team, "remote", c.remote)
 	h.remove(c)
 }
 
@@ -194,12 +191,12 @@ func (h *hub) pushViews() {
 		clients = append(clients, c)
 	}
 	h.mu.Unlock()
-	cache := map[string][]byte{}
+	cache := map[engine.Scope][]byte{}
 	for _, c := range clients {
 		if !c.authed() {
 			continue
 		}
-		k := scopeKey(c.scope)
+		k := c.scope
 		msg, done := cache[k]
 		if !done {
 			v, err := h.s.view(who{c.scope.Role, c.scope.Team})

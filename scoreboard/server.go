@@ -12,6 +12,7 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
+	"mime"
 	"net"
 	"net/http"
 	"net/url"
@@ -32,6 +33,10 @@ var webFS embed.FS
 const (
 	MaxBodyBytes = 16 << 10 // an HTTP command body
 	MaxWSMessage = 4 << 10  // a WebSocket message from a client
+	// DefaultPublicPerAddr is how many WebSocket connections without a
+	// token one address may hold: a room's projectors and a few curious
+	// laptops behind one NAT, not a flood.
+	DefaultPublicPerAddr = 20
 )
 
 // Options configure a Server.
@@ -48,7 +53,16 @@ type Options struct {
 	// ClientBuffer is how many messages may wait for a slow client before
 	// it is dropped (default 256).
 	ClientBuffer int
-	Logger       *slog.Logger
+	// WriteWait is how long one write to a WebSocket client may take; a
+	// client that doesn't take its messages in that time is dropped
+	// (default 10 s).
+	WriteWait time.Duration
+	// PublicPerAddr bounds the WebSocket connections one source address may
+	// hold without a token: public viewers, and browsers until their hello
+	// authenticates them (default DefaultPublicPerAddr; negative: no
+	// bound). The excess is refused at the upgrade with 429.
+	PublicPerAddr int
+	Logger        *slog.Logger
 	// Report, when set, renders the after-action report for download.
 	Report func(ctx context.Context, format string, w io.Writer) (contentType string, err error)
 	// Forward bounds PLC forwarding (GET /forward): tunnels and bytes per
@@ -67,6 +81,9 @@ type Server struct {
 	limMu    sync.Mutex
 	limiters map[string]*rate.Limiter
 
+	anon      *perAddr      // anonymous WebSocket connections by source address
+	snapshots chan struct{} // snapshots being built (bounded)
+
 	fwd *forwarder
 }
 
@@ -84,10 +101,17 @@ func New(x *engine.Exercise, opts Options) *Server {
 	if opts.ClientBuffer == 0 {
 		opts.ClientBuffer = 256
 	}
+	if opts.WriteWait == 0 {
+		opts.WriteWait = writeWait
+	}
+	if opts.PublicPerAddr == 0 {
+		opts.PublicPerAddr = DefaultPublicPerAddr
+	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	s := &Server{x: x, opts: opts, log: opts.Logger, limiters: map[string]*rate.Limiter{}, fwd: newForwarder(opts.Forward)}
+	s := &Server{x: x, opts: opts, log: opts.Logger, limiters: map[string]*rate.Limiter{}, fwd: newForwarder(opts.Forward),
+		anon: &perAddr{max: opts.PublicPerAddr, n: map[string]int{}}, snapshots: make(chan struct{}, maxSnapshots)}
 	s.hub = newHub(s)
 	s.routes()
 	return s
@@ -97,7 +121,34 @@ func New(x *engine.Exercise, opts Options) *Server {
 func (s *Server) Start(ctx context.Context) { s.hub.run(ctx) }
 
 // Handler is the HTTP handler.
-func (s *Server) Handler() http.Handler { return s.mux }
+func (s *Server) Handler() http.Handler { return jsonBodies(s.mux) }
+
+// jsonBodies refuses, before any handler reads it, a request body that is
+// not JSON: every endpoint that takes a body takes application/json (with
+// at most charset=utf-8), so a form or text/plain — what a page elsewhere
+// can send without a CORS preflight — never reaches a command.
+func jsonBodies(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.ContentLength != 0 && !isJSON(r.Header.Get("Content-Type")) {
+			writeError(w, http.StatusUnsupportedMediaType, "bad_content_type", "a request body must be Content-Type: application/json")
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+func isJSON(contentType string) bool {
+	mt, params, err := mime.ParseMediaType(contentType)
+	if err != nil || mt != "application/json" {
+		return false
+	}
+	for k, v := range params {
+		if k != "charset" || !strings.EqualFold(v, "utf-8") {
+			return false
+		}
+	}
+	return true
+}
 
 func (s *Server) routes() {
 	m := http.NewServeMux()
@@ -240,12 +291,9 @@ func (s *Server) fail(w http.ResponseWriter, err error) {
 	writeJSON(w, status, map[string]apiError{"error": ae})
 }
 
-// decode reads a JSON body strictly and within the size limit.
+// decode reads a JSON body strictly and within the size limit (its
+// Content-Type was checked on the way in, by jsonBodies).
 func decode(w http.ResponseWriter, r *http.Request, v any) bool {
-	if ct := r.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(ct, "application/json") {
-		writeError(w, http.StatusUnsupportedMediaType, "bad_content_type", "send application/json")
-		return false
-	}
 	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {

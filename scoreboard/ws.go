@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"sync"
 	"time"
@@ -18,14 +19,21 @@ import (
 )
 
 const (
-	writeWait  = 10 * time.Second
+	writeWait  = 10 * time.Second // a write's deadline (Options.WriteWait for viewers)
 	pongWait   = 60 * time.Second
 	pingPeriod = pongWait * 9 / 10
 	helloWait  = 10 * time.Second
 	// maxPending bounds what a client may queue while it catches up.
 	maxPending = 4096
-	// recentEvents is how much feed a fresh client gets with its snapshot.
+	// recentEvents is how much feed a fresh client gets with its snapshot:
+	// the newest events of its scope.
 	recentEvents = 50
+	// resumeEvents is the most missed events a resuming client is sent;
+	// one that missed more gets the recent feed, as a fresh client does,
+	// and pages back through GET /api/events for the rest.
+	resumeEvents = 200
+	// maxSnapshots is how many snapshots may be built at once.
+	maxSnapshots = 4
 )
 
 // client is one WebSocket connection. Its read pump handles hello and
@@ -35,6 +43,9 @@ type client struct {
 	conn   *websocket.Conn
 	send   chan []byte
 	remote string
+	// anon is the source address whose anonymous slot the client holds
+	// until it authenticates or leaves; "" once released.
+	anon string
 
 	mu      sync.Mutex
 	scope   engine.Scope
@@ -127,26 +138,84 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	c := &client{s: s, send: make(chan []byte, s.opts.ClientBuffer), remote: r.RemoteAddr}
+	if preRole != engine.RoleNone {
+		c.scope = who{preRole, preTeam}.scope()
+	} else {
+		// Not (yet) authenticated: bounded per source address, so one host
+		// can't hold the server's memory and snapshots.
+		addr := sourceAddr(r.RemoteAddr)
+		if !s.anon.take(addr) {
+			writeError(w, http.StatusTooManyRequests, "too_many_connections",
+				fmt.Sprintf("at most %d WebSocket connections without a token from one address", s.opts.PublicPerAddr))
+			return
+		}
+		c.anon = addr
+	}
 	conn, err := up.Upgrade(w, r, nil)
 	if err != nil {
+		c.releaseAnon()
 		return // the upgrader has answered
 	}
 	conn.SetReadLimit(MaxWSMessage)
-	c := &client{s: s, conn: conn, send: make(chan []byte, s.opts.ClientBuffer), remote: r.RemoteAddr}
-	if preRole != engine.RoleNone {
-		c.scope = who{preRole, preTeam}.scope()
-	}
+	c.conn = conn
 	select {
 	case s.hub.register <- c:
 	case <-r.Context().Done():
+		c.releaseAnon()
 		conn.Close()
 		return
 	case <-s.hub.done:
+		c.releaseAnon()
 		conn.Close()
 		return
 	}
 	go c.writePump()
 	c.readPump(preRole != engine.RoleNone)
+}
+
+// releaseAnon gives back the client's anonymous slot, once.
+func (c *client) releaseAnon() {
+	c.mu.Lock()
+	addr := c.anon
+	c.anon = ""
+	c.mu.Unlock()
+	if addr != "" {
+		c.s.anon.release(addr)
+	}
+}
+
+// sourceAddr is the host part of a remote address.
+func sourceAddr(remote string) string {
+	if h, _, err := net.SplitHostPort(remote); err == nil {
+		return h
+	}
+	return remote
+}
+
+// perAddr counts connections by source address against a bound.
+type perAddr struct {
+	max int // <= 0: no bound
+	mu  sync.Mutex
+	n   map[string]int
+}
+
+func (p *perAddr) take(addr string) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.max > 0 && p.n[addr] >= p.max {
+		return false
+	}
+	p.n[addr]++
+	return true
+}
+
+func (p *perAddr) release(addr string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.n[addr]--; p.n[addr] <= 0 {
+		delete(p.n, addr)
+	}
 }
 
 func (c *client) writePump() {
@@ -158,7 +227,7 @@ func (c *client) writePump() {
 	for {
 		select {
 		case msg, ok := <-c.send:
-			c.conn.SetWriteDeadline(time.Now().Add(writeWait))
+			c.conn.SetWriteDeadline(time.Now().Add(c.s.opts.WriteWait))
 			if !ok {
 				c.conn.WriteMessage(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseGoingAway, ""))
 				return
@@ -188,7 +257,7 @@ func (c *client) writePump() {
 				return
 			}
 		case <-t.C:
-			c.conn.SetWriteDeadline(time.Now().Add(writeWait))
+			c.conn.SetWriteDeadline(time.Now().Add(c.s.opts.WriteWait))
 			if err := c.conn.WriteMessage(websocket.PingMessage, nil); err != nil {
 				return
 			}
@@ -208,6 +277,7 @@ func (c *client) readPump(preAuthed bool) {
 	// and the write pump flushes what is queued (such as the error that
 	// ended the session), sends a close frame and closes the connection.
 	defer func() {
+		c.releaseAnon()
 		select {
 		case s.hub.unregister <- c:
 		case <-s.hub.done:
@@ -248,7 +318,10 @@ func (c *client) readPump(preAuthed bool) {
 					c.direct(encode("error", 0, m.ID, apiError{"unauthorized", "unknown token"}))
 					return
 				}
+				c.mu.Lock()
 				c.scope = who{role, team}.scope()
+				c.mu.Unlock()
+				c.releaseAnon()
 			}
 			c.conn.SetReadDeadline(time.Now().Add(pongWait))
 			if err := c.catchUp(ctx, h.LastSeq); err != nil {
@@ -272,47 +345,60 @@ func (c *client) readPump(preAuthed bool) {
 	}
 }
 
-// catchUp sends the hello reply, the view and the events the client missed
-// (or recent ones), then lets live deliveries through, skipping any that
-// the catch-up already carried.
+// catchUp sends the snapshot — the view and a bounded feed: the events
+// the client missed, or the recent ones — then lets live deliveries
+// through, skipping any that the snapshot already carried. Its cost is the
+// view and at most resumeEvents+1 rows, however long the log.
 func (c *client) catchUp(ctx context.Context, lastSeq int64) error {
 	s := c.s
 	c.mu.Lock()
 	c.hello = true
 	scope := c.scope
 	c.mu.Unlock()
+	// Snapshots are built a few at a time: a crowd of hellos waits its
+	// turn (its live deliveries in pending) instead of starving the hub
+	// and the clients already live of the CPU.
+	select {
+	case s.snapshots <- struct{}{}:
+	case <-s.hub.done:
+		return errors.New("the server is stopping")
+	}
+	defer func() { <-s.snapshots }()
 	// Registered with the hub before reading history, so nothing committed
 	// from here on is missed; it waits in pending until we are done.
-	after := lastSeq
 	last, err := s.x.Store().LastSeq(ctx)
 	if err != nil {
 		return err
 	}
-	if lastSeq <= 0 || lastSeq > last {
-		after = max(0, last-recentEvents*4) // a fresh client gets the recent feed
-	}
-	var evs []engine.EventView
-	upTo := after
-	for {
-		page, next, err := s.events(ctx, scope, upTo, MaxEventsPage, "")
+	// A resuming client gets every event it missed, if they fit;
+	// otherwise, like a fresh client, the recent feed and the word that
+	// older events were left out. Counting reads an index only.
+	resumed := false
+	if lastSeq > 0 && lastSeq <= last {
+		n, err := s.count(ctx, scope, store.Page{After: lastSeq, Before: last + 1, Limit: resumeEvents + 1})
 		if err != nil {
 			return err
 		}
-		evs = append(evs, page...)
-		if next == upTo {
-			break
-		}
-		upTo = next
+		resumed = n <= resumeEvents
 	}
-	resumed := lastSeq > 0 && lastSeq <= last
-	if !resumed && len(evs) > recentEvents {
-		evs = evs[len(evs)-recentEvents:]
+	p := store.Page{Before: last + 1, Limit: recentEvents + 1, Newest: true} // one more says whether there are older
+	if resumed {
+		p = store.Page{After: lastSeq, Before: last + 1, Limit: resumeEvents}
 	}
+	page, err := s.page(ctx, scope, p)
+	if err != nil {
+		return err
+	}
+	more := !resumed && len(page) > recentEvents
+	if more {
+		page = page[1:]
+	}
+	evs := s.render(scope, page)
 	v, err := s.view(who{scope.Role, scope.Team})
 	if err != nil {
 		return err
 	}
-	snap := map[string]any{"role": roleName(scope), "team": scope.Team, "view": v, "events": evs, "resumed": resumed}
+	snap := map[string]any{"role": roleName(scope), "team": scope.Team, "view": v, "events": evs, "resumed": resumed, "more": more}
 	if scope.Role == engine.RoleTeam {
 		snap["trends"] = s.hub.trends.get(scope.Team)
 		tx, err := s.x.Store().Traffic(ctx, store.TrafficFilter{Team: scope.Team, Limit: 200, Newest: true})
@@ -326,12 +412,12 @@ func (c *client) catchUp(ctx context.Context, lastSeq int64) error {
 		snap["traffic"] = engine.ForTeam(engine.ViewTraffic(tx))
 		snap["audit"] = engine.ViewAudit(au)
 	}
-	if !c.direct(encode("snapshot", upTo, "", snap)) {
+	if !c.direct(encode("snapshot", last, "", snap)) {
 		return fmt.Errorf("client gone")
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.sentSeq = upTo
+	c.sentSeq = last
 	for _, p := range c.pending {
 		if p.seq > 0 && p.seq <= c.sentSeq {
 			continue

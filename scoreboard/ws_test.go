@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"slices"
@@ -78,7 +79,7 @@ func TestWSSnapshotByRole(t *testing.T) {
 			t.Errorf("the public snapshot holds %q", s)
 		}
 	}
-	for _, s := range []string{sayPhone, `"truth"`, `"data"`, "modbus_write", `"trends"`} {
+	for _, s := range []string{sayPhone, silentTitle, `"truth"`, `"data"`, "modbus_write", `"trends"`} {
 		if bytes.Contains(m.Data, []byte(s)) {
 			t.Errorf("the public snapshot holds %q", s)
 		}
@@ -502,28 +503,154 @@ func TestWSResumeWhileEventsFlow(t *testing.T) {
 	}
 }
 
-// A client away for longer than one page of events (500) still gets every
-// missed event.
+// A client that missed up to resumeEvents events gets every one; one that
+// missed more gets the recent feed, as a fresh client does, told that older
+// events were left out, and pages back through /api/events for them.
 func TestWSResumeLongGap(t *testing.T) {
 	f := newFixture(t, fixtureConfig{opts: noLimit})
 	ctx := context.Background()
-	w, _, seq := f.connect(f.team("a"), 0)
-	w.c.Close()
-	for i := range MaxEventsPage + 100 {
-		if err := f.x.Adjust(ctx, "a", 1, fmt.Sprint("r", i)); err != nil {
-			t.Fatal(err)
+	adjust := func(n int) {
+		for i := range n {
+			if err := f.x.Adjust(ctx, "a", 1, fmt.Sprint("r", i)); err != nil {
+				t.Fatal(err)
+			}
 		}
 	}
+	w, _, seq := f.connect(f.team("a"), 0)
+	w.c.Close()
+	adjust(resumeEvents)
 	w, snap, sseq := f.connect(f.team("a"), seq)
+	want, _ := f.events(f.team("a"), seq)
+	if !snap.Resumed || snap.More || len(want) != resumeEvents || !slices.Equal(seqsOf(snap.Events), seqsOf(want)) {
+		t.Fatalf("resume after %d missed events: resumed %v more %v, %d events, want all %d", len(want), snap.Resumed, snap.More, len(snap.Events), len(want))
+	}
+	w.c.Close()
+
+	adjust(resumeEvents + 1)
+	w, snap, sseq2 := f.connect(f.team("a"), sseq)
+	want, _ = f.events(f.team("a"), sseq)
+	recent := want[len(want)-recentEvents:]
+	if snap.Resumed || !snap.More || !slices.Equal(seqsOf(snap.Events), seqsOf(recent)) || sseq2 != f.lastSeq() {
+		t.Fatalf("resume after %d missed events: resumed %v more %v, events %v (seq %d), want the newest %d",
+			len(want), snap.Resumed, snap.More, seqsOf(snap.Events), sseq2, recentEvents)
+	}
+	// Live events follow the snapshot without a gap.
 	f.broadcast("after")
 	ms := w.until(10*time.Second, isBroadcast("after"))
-	got := append(seqsOf(snap.Events), eventSeqs(t, ms)...)
-	want, _ := f.events(f.team("a"), seq)
-	if !slices.Equal(got, seqsOf(want)) {
-		missing := len(want) - len(got)
-		t.Fatalf("resume after %d missed events: got %d (snapshot %d, seq %d; live from %v), want %d: %d missed events lost",
-			len(want)-1, len(got), len(snap.Events), sseq, eventSeqs(t, ms), len(want), missing)
+	if live := eventSeqs(t, ms); len(live) != 1 || live[0] != sseq2+1 {
+		t.Fatalf("live after the snapshot (seq %d): %v", sseq2, live)
 	}
+	// What the snapshot left out pages back from its first event.
+	var p eventsPage
+	f.call("GET", fmt.Sprintf("/api/events?after=%d&before=%d&limit=%d", sseq, snap.Events[0].Seq, MaxEventsPage), f.team("a"), nil).ok(t, "the skipped events", &p)
+	if !slices.Equal(seqsOf(p.Events), seqsOf(want[:len(want)-recentEvents])) || p.More {
+		t.Fatalf("skipped events: %d (more %v), want %d", len(p.Events), p.More, len(want)-recentEvents)
+	}
+}
+
+// A silent inject (no say:) never reaches the public: not its snapshot,
+// its live feed, nor the scoreboard; one that talks does, as its title.
+func TestPublicFeedHidesSilentInjects(t *testing.T) {
+	f := newFixture(t, fixtureConfig{opts: noLimit})
+	pub, _, _ := f.connect("", 0)
+	f.call("POST", "/api/injects/sneaky/fire", f.instr(), map[string]string{"team": "a"}).ok(t, "fire sneaky for a", nil)
+	f.call("POST", "/api/injects/phone/fire", f.instr(), map[string]string{"team": "b"}).ok(t, "fire phone for b", nil)
+	f.broadcast("mark")
+	ms := pub.until(5*time.Second, isBroadcast("mark"))
+	var injects []string
+	for _, m := range ms {
+		if m.Type == "event" {
+			if e := eventOf(t, m); e.Kind == engine.EvInject {
+				injects = append(injects, e.Team+":"+e.Text.En)
+			}
+		}
+	}
+	if !slices.Equal(injects, []string{"b:Phone call"}) {
+		t.Fatalf("the public live feed's injects: %v, want b:Phone call only", injects)
+	}
+	w := f.dial(nil)
+	w.send("hello", "", map[string]any{})
+	m := w.read(5 * time.Second)
+	r := f.call("GET", "/api/scoreboard", "", nil)
+	for what, body := range map[string][]byte{"snapshot": m.Data, "scoreboard": r.body} {
+		if bytes.Contains(body, []byte(silentTitle)) || bytes.Contains(body, []byte("sneaky")) {
+			t.Errorf("the public %s shows the silent inject: %s", what, body)
+		}
+		if !bytes.Contains(body, []byte("Phone call")) {
+			t.Errorf("the public %s lacks the inject that talked: %s", what, body)
+		}
+	}
+	// Its team's instructor sees it, of course.
+	all, _ := f.events(f.instr(), 0)
+	found := false
+	for _, e := range all {
+		found = found || (e.Kind == engine.EvInject && e.Team == "a" && strings.Contains(e.Text.En, silentTitle))
+	}
+	if !found {
+		t.Error("the instructor's feed lacks the silent inject")
+	}
+}
+
+// Connections without a token are bounded per source address; the excess
+// is refused at the upgrade with 429. A hello with a token frees the slot,
+// as does leaving; connections authenticated at the upgrade don't count.
+func TestWSPublicLimitPerAddr(t *testing.T) {
+	f := newFixture(t, fixtureConfig{opts: Options{PublicPerAddr: 3, AnswerRate: rate.Inf}})
+	refused := func(h http.Header) {
+		t.Helper()
+		c, res, err := websocket.DefaultDialer.Dial(f.ws, h)
+		if err == nil {
+			c.Close()
+			t.Fatal("a 4th connection without a token was accepted")
+		}
+		if res == nil || res.StatusCode != http.StatusTooManyRequests {
+			t.Fatalf("the 4th connection: %v (%v), want 429", err, res)
+		}
+		body, _ := io.ReadAll(res.Body)
+		checkErrorBody(t, "429 at the upgrade", res.Header, body, "too_many_connections")
+	}
+	var anon []*wsConn
+	for range 3 {
+		w, snap, _ := f.connect("", 0)
+		if snap.Role != "public" {
+			t.Fatalf("role %s", snap.Role)
+		}
+		anon = append(anon, w)
+	}
+	refused(nil)
+	// Team and instructor clients authenticated at the upgrade are not
+	// counted, however many.
+	for range 5 {
+		w := f.dial(http.Header{"Authorization": {"Bearer " + f.team("a")}})
+		if snap, _ := w.hello("", 0); snap.Role != "team" {
+			t.Fatalf("role %s", snap.Role)
+		}
+	}
+	// A public viewer leaves: its slot is free again.
+	anon[0].c.Close()
+	deadline := time.Now().Add(10 * time.Second)
+	var browser *wsConn
+	for browser == nil {
+		c, _, err := websocket.DefaultDialer.Dial(f.ws, nil)
+		switch {
+		case err == nil:
+			browser = &wsConn{t: t, c: c}
+			t.Cleanup(func() { c.Close() })
+		case time.Now().After(deadline):
+			t.Fatalf("the slot of a closed connection was not freed: %v", err)
+		default:
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	// A browser's hello with a token frees its slot at once.
+	if snap, _ := browser.hello(f.team("b"), 0); snap.Role != "team" {
+		t.Fatalf("role %s", snap.Role)
+	}
+	w := f.dial(nil)
+	if snap, _ := w.hello("", 0); snap.Role != "public" {
+		t.Fatalf("role %s", snap.Role)
+	}
+	refused(nil)
 }
 
 func TestWSMessageSizeLimit(t *testing.T) {

@@ -147,7 +147,11 @@ func (m *Main) runRun(ctx context.Context, args []string) error {
 	if tb, ok := be.(*terraform.Backend); ok {
 		tb.DataDir = x.Dir()
 	}
-	sb := scoreboard.New(x, scoreboard.Options{Origins: o.Origins, Report: func(ctx context.Context, format string, w io.Writer) (string, error) {
+	perAddr := o.PublicPerAddr
+	if perAddr <= 0 {
+		perAddr = -1 // no bound
+	}
+	sb := scoreboard.New(x, scoreboard.Options{Origins: o.Origins, PublicPerAddr: perAddr, Report: func(ctx context.Context, format string, w io.Writer) (string, error) {
 		r, err := report.Build(ctx, x.Store())
 		if err != nil {
 			return "", err

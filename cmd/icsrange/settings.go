@@ -14,6 +14,7 @@ import (
 
 	"github.com/icsrange/icsrange/engine"
 	"github.com/icsrange/icsrange/engine/store"
+	"github.com/icsrange/icsrange/scoreboard"
 )
 
 // runSettings is how an exercise is served and run: what `icsrange run`
@@ -37,6 +38,9 @@ type runSettings struct {
 	TFModule  string        `json:"tf_module,omitempty" flag:"tf-module"` // absolute
 	Terraform string        `json:"terraform,omitempty" flag:"terraform"` // absolute if a path
 	TFReady   time.Duration `json:"tf_ready_timeout" flag:"tf-ready-timeout"`
+	// PublicPerAddr bounds the WebSocket connections without a token one
+	// source address may hold (0: no bound).
+	PublicPerAddr int `json:"public_ws_per_addr" flag:"public-ws-per-addr"`
 }
 
 // lingerForever is --linger's default: serve the final board until Ctrl-C.
@@ -58,10 +62,12 @@ func (s *runSettings) define(fs *flag.FlagSet) {
 	fs.StringVar(&s.TFModule, "tf-module", s.TFModule, "Terraform module for --backend terraform (e.g. deploy/terraform/local)")
 	fs.StringVar(&s.Terraform, "terraform", s.Terraform, "terraform binary (default: terraform on PATH)")
 	fs.DurationVar(&s.TFReady, "tf-ready-timeout", s.TFReady, "how long Terraform-made PLCs may take to answer after apply")
+	fs.IntVar(&s.PublicPerAddr, "public-ws-per-addr", s.PublicPerAddr, "WebSocket connections without a token one address may hold: public screens, and browsers until their hello signs in (0: no bound); the excess gets 429")
 }
 
 func defaultRunSettings() runSettings {
-	return runSettings{Listen: "127.0.0.1:8080", Speed: 1, Start: "manual", Linger: lingerForever, TFReady: time.Minute}
+	return runSettings{Listen: "127.0.0.1:8080", Speed: 1, Start: "manual", Linger: lingerForever, TFReady: time.Minute,
+		PublicPerAddr: scoreboard.DefaultPublicPerAddr}
 }
 
 // override takes the fields of the flags given (by their flag tag) from

@@ -72,7 +72,7 @@ func (s *Store) Packets(ctx context.Context, f PacketFilter) ([]PacketRow, error
 		limit = 1000
 	}
 	q += fmt.Sprintf(" ORDER BY id LIMIT %d", limit)
-	rows, err := s.db.QueryContext(ctx, q, args...)
+	rows, err := s.rdb.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("read packets: %w", err)
 	}
@@ -100,7 +100,7 @@ type PacketCount struct {
 // PacketCounts tells, per PLC of a team, what it has stored.
 func (s *Store) PacketCounts(ctx context.Context, team string) (map[string]PacketCount, error) {
 	// SQLite: with MAX(id), the bare column seq comes from that row.
-	rows, err := s.db.QueryContext(ctx, "SELECT plc, COUNT(*), seq, MAX(id) FROM packets WHERE team = ? GROUP BY plc", team)
+	rows, err := s.rdb.QueryContext(ctx, "SELECT plc, COUNT(*), seq, MAX(id) FROM packets WHERE team = ? GROUP BY plc", team)
 	if err != nil {
 		return nil, fmt.Errorf("count packets: %w", err)
 	}

@@ -29,6 +29,13 @@ type Event struct {
 	Team  string          // "" for exercise-wide events
 	Kind  string          // e.g. "inject.fired"
 	Data  json.RawMessage // kind-specific JSON
+
+	// Set by the engine as it commits the event, so a page of the log needs
+	// no fold of what came before: the team's score after the event, and
+	// who besides the instructor may see it.
+	Score    int
+	Public   bool // the public scoreboard shows it
+	TeamSees bool // its team (every team, for an exercise-wide event) sees it
 }
 
 type eventJSON struct {
@@ -51,14 +58,20 @@ func (e *Event) UnmarshalJSON(b []byte) error {
 	if err := json.Unmarshal(b, &j); err != nil {
 		return err
 	}
-	*e = Event{j.Seq, j.Time, time.Duration(j.ClockMS) * time.Millisecond, j.Team, j.Kind, j.Data}
+	*e = Event{Seq: j.Seq, Time: j.Time, Clock: time.Duration(j.ClockMS) * time.Millisecond, Team: j.Team, Kind: j.Kind, Data: j.Data}
 	return nil
 }
 
 // Store is an open event log.
 type Store struct {
-	db *sql.DB
+	db  *sql.DB // the writer: one connection, so appends keep their order
+	rdb *sql.DB // readers, which WAL lets read beside the writer
 }
+
+// readers is how many reads may run at once. Reads never wait for the
+// writer, nor it for them: a crowd of viewers paging the log can't hold up
+// a commit.
+const readers = 4
 
 // Open opens or creates the log at path and brings its schema up to date.
 func Open(path string) (*Store, error) {
@@ -77,11 +90,18 @@ func Open(path string) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("migrate event log %s: %w", path, err)
 	}
+	rdb, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(5000)&_pragma=query_only(1)")
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open event log %s: %w", path, err)
+	}
+	rdb.SetMaxOpenConns(readers)
+	s.rdb = rdb
 	return s, nil
 }
 
 // Close closes the log.
-func (s *Store) Close() error { return s.db.Close() }
+func (s *Store) Close() error { return errors.Join(s.rdb.Close(), s.db.Close()) }
 
 func (s *Store) migrate(ctx context.Context) error {
 	var version int
@@ -128,7 +148,7 @@ func (s *Store) Append(ctx context.Context, evs ...*Event) error {
 		return fmt.Errorf("append events: %w", err)
 	}
 	defer tx.Rollback()
-	stmt, err := tx.PrepareContext(ctx, "INSERT INTO events (time, clock, team, kind, data) VALUES (?, ?, ?, ?, ?)")
+	stmt, err := tx.PrepareContext(ctx, "INSERT INTO events (time, clock, team, kind, data, score, public, team_sees) VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
 	if err != nil {
 		return fmt.Errorf("append events: %w", err)
 	}
@@ -138,7 +158,7 @@ func (s *Store) Append(ctx context.Context, evs ...*Event) error {
 		if len(data) == 0 {
 			data = json.RawMessage("{}")
 		}
-		res, err := stmt.ExecContext(ctx, e.Time.UnixNano(), int64(e.Clock), e.Team, e.Kind, string(data))
+		res, err := stmt.ExecContext(ctx, e.Time.UnixNano(), int64(e.Clock), e.Team, e.Kind, string(data), e.Score, e.Public, e.TeamSees)
 		if err != nil {
 			return fmt.Errorf("append %s event: %w", e.Kind, err)
 		}
@@ -162,7 +182,7 @@ type Filter struct {
 
 // Events calls fn for each matching event in seq order.
 func (s *Store) Events(ctx context.Context, f Filter, fn func(Event) error) error {
-	q := "SELECT seq, time, clock, team, kind, data FROM events WHERE seq > ?"
+	q := "SELECT " + eventColumns + " FROM events WHERE seq > ?"
 	args := []any{f.After}
 	if f.Team != "" {
 		q += " AND (team = ? OR team = '')"
@@ -178,19 +198,16 @@ func (s *Store) Events(ctx context.Context, f Filter, fn func(Event) error) erro
 	if f.Limit > 0 {
 		q += fmt.Sprintf(" LIMIT %d", f.Limit)
 	}
-	rows, err := s.db.QueryContext(ctx, q, args...)
+	rows, err := s.rdb.QueryContext(ctx, q, args...)
 	if err != nil {
 		return fmt.Errorf("read events: %w", err)
 	}
 	defer rows.Close()
 	for rows.Next() {
-		var e Event
-		var t, c int64
-		var data string
-		if err := rows.Scan(&e.Seq, &t, &c, &e.Team, &e.Kind, &data); err != nil {
-			return fmt.Errorf("read events: %w", err)
+		e, err := scanEvent(rows)
+		if err != nil {
+			return err
 		}
-		e.Time, e.Clock, e.Data = time.Unix(0, t), time.Duration(c), json.RawMessage(data)
 		if err := fn(e); err != nil {
 			return err
 		}
@@ -198,10 +215,23 @@ func (s *Store) Events(ctx context.Context, f Filter, fn func(Event) error) erro
 	return rows.Err()
 }
 
+const eventColumns = "seq, time, clock, team, kind, data, score, public, team_sees"
+
+func scanEvent(rows *sql.Rows) (Event, error) {
+	var e Event
+	var t, c int64
+	var data string
+	if err := rows.Scan(&e.Seq, &t, &c, &e.Team, &e.Kind, &data, &e.Score, &e.Public, &e.TeamSees); err != nil {
+		return e, fmt.Errorf("read events: %w", err)
+	}
+	e.Time, e.Clock, e.Data = time.Unix(0, t), time.Duration(c), json.RawMessage(data)
+	return e, nil
+}
+
 // LastSeq is the highest seq in the log, 0 when empty.
 func (s *Store) LastSeq(ctx context.Context) (int64, error) {
 	var seq sql.NullInt64
-	if err := s.db.QueryRowContext(ctx, "SELECT MAX(seq) FROM events").Scan(&seq); err != nil {
+	if err := s.rdb.QueryRowContext(ctx, "SELECT MAX(seq) FROM events").Scan(&seq); err != nil {
 		return 0, fmt.Errorf("last seq: %w", err)
 	}
 	return seq.Int64, nil
@@ -224,7 +254,7 @@ func (s *Store) SetMeta(ctx context.Context, kv map[string]string) error {
 
 // Meta returns all metadata.
 func (s *Store) Meta(ctx context.Context) (map[string]string, error) {
-	rows, err := s.db.QueryContext(ctx, "SELECT key, value FROM meta")
+	rows, err := s.rdb.QueryContext(ctx, "SELECT key, value FROM meta")
 	if err != nil {
 		return nil, fmt.Errorf("read meta: %w", err)
 	}
@@ -258,7 +288,7 @@ var ErrNoCheckpoint = errors.New("no checkpoint")
 func (s *Store) Checkpoint(ctx context.Context) (time.Duration, []byte, error) {
 	var c int64
 	var plant []byte
-	err := s.db.QueryRowContext(ctx, "SELECT clock, plant FROM checkpoint WHERE id = 1").Scan(&c, &plant)
+	err := s.rdb.QueryRowContext(ctx, "SELECT clock, plant FROM checkpoint WHERE id = 1").Scan(&c, &plant)
 	if errors.Is(err, sql.ErrNoRows) {
 		return 0, nil, ErrNoCheckpoint
 	}
@@ -331,7 +361,7 @@ func (s *Store) Samples(ctx context.Context, team string, fn func(Sample) error)
 		args = append(args, team)
 	}
 	q += " ORDER BY clock, team"
-	rows, err := s.db.QueryContext(ctx, q, args...)
+	rows, err := s.rdb.QueryContext(ctx, q, args...)
 	if err != nil {
 		return fmt.Errorf("read samples: %w", err)
 	}

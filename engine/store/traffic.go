@@ -148,7 +148,7 @@ func (s *Store) Traffic(ctx context.Context, f TrafficFilter) ([]TrafficRow, err
 		order = "DESC"
 	}
 	q += fmt.Sprintf(" ORDER BY id %s LIMIT %d", order, limit)
-	rows, err := s.db.QueryContext(ctx, q, args...)
+	rows, err := s.rdb.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("read traffic: %w", err)
 	}
@@ -200,7 +200,7 @@ func (s *Store) Audit(ctx context.Context, team, plc string, after int64, limit 
 		order = "DESC"
 	}
 	q += fmt.Sprintf(" ORDER BY id %s LIMIT %d", order, limit)
-	rows, err := s.db.QueryContext(ctx, q, args...)
+	rows, err := s.rdb.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("read audit: %w", err)
 	}
@@ -237,7 +237,7 @@ type TrafficCounts struct {
 // TrafficCounts aggregates a team's traffic log.
 func (s *Store) TrafficCounts(ctx context.Context, team string) (TrafficCounts, error) {
 	c := TrafficCounts{WritesFrom: map[string]int{}, TraineeWrote: map[string]int{}, Rows: map[string]int{}}
-	rows, err := s.db.QueryContext(ctx, "SELECT plc, source, tags, trainee, count, fc FROM traffic WHERE team = ?", team)
+	rows, err := s.rdb.QueryContext(ctx, "SELECT plc, source, tags, trainee, count, fc FROM traffic WHERE team = ?", team)
 	if err != nil {
 		return c, fmt.Errorf("count traffic: %w", err)
 	}
