@@ -53,6 +53,8 @@ func TestVisibleKindsPerScope(t *testing.T) {
 		{"incident starts", "a", EvPlantAlarm, AlarmData{Incident: true, Active: true}, "yy-y"},
 		{"incident clears", "a", EvPlantAlarm, AlarmData{Incident: true}, "---y"},
 		{"alarm on", "a", EvPlantAlarm, AlarmData{Active: true}, "---y"},
+		{"rule error", "", EvRuleError, RuleErrorData{Rule: "objectives[0].when"}, "---y"},
+		{"rule slow", "", EvRuleSlow, RuleSlowData{Rule: "objectives[0].when"}, "---y"},
 		{"unknown kind", "a", "made.up", struct{}{}, "----"},
 	}
 	scopes := []Scope{Public, TeamScope("a"), TeamScope("b"), Instructor}
