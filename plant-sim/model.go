@@ -8,7 +8,7 @@ import (
 )
 
 // Process is one physical process and the control logic of the PLC that runs
-// it. Three models implement it (water tank, reactor, breaker). All methods
+// it. Each model in the models table implements it. All methods
 // run under the PLC's lock, so implementations keep plain fields.
 //
 // v holds every tag's true value by tag index (bits as 0/1): process values
@@ -38,13 +38,16 @@ type Process interface {
 // Model describes a process model: its tags (and so its register map), its
 // parameters, its faults and its logic programs.
 type Model struct {
-	Name     string
-	Title    string
-	Desc     string
-	Tags     []TagDef
-	Params   []ParamDef
-	Faults   []FaultDef
-	Programs []string // index 0 is the standard program
+	Name  string
+	Title string
+	Desc  string
+	// Equations state the model's physics and logic, one statement each,
+	// with the units of every symbol, for docs/register-maps.md.
+	Equations []string
+	Tags      []TagDef
+	Params    []ParamDef
+	Faults    []FaultDef
+	Programs  []string // index 0 is the standard program
 	// Incidents name the trip-class tags that are safety incidents.
 	Incidents []string
 	New       func(p Params) Process
