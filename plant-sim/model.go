@@ -207,6 +207,7 @@ var models = map[string]*Model{
 	"water-tank": waterTankModel,
 	"reactor":    reactorModel,
 	"breaker":    breakerModel,
+	"dosing":     dosingModel,
 }
 
 // LookupModel returns the named model.
