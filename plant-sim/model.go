@@ -204,10 +204,11 @@ func newModel(m Model) *Model {
 // models is the fixed table of process models. It is built once and never
 // changed, so sharing it is safe.
 var models = map[string]*Model{
-	"water-tank": waterTankModel,
-	"reactor":    reactorModel,
-	"breaker":    breakerModel,
-	"dosing":     dosingModel,
+	"water-tank":   waterTankModel,
+	"reactor":      reactorModel,
+	"breaker":      breakerModel,
+	"dosing":       dosingModel,
+	"pump-station": pumpStationModel,
 }
 
 // LookupModel returns the named model.
