@@ -209,6 +209,7 @@ var models = map[string]*Model{
 	"breaker":      breakerModel,
 	"dosing":       dosingModel,
 	"pump-station": pumpStationModel,
+	"boiler":       boilerModel,
 }
 
 // LookupModel returns the named model.
