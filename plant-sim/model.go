@@ -210,6 +210,7 @@ var models = map[string]*Model{
 	"dosing":       dosingModel,
 	"pump-station": pumpStationModel,
 	"boiler":       boilerModel,
+	"hvac":         hvacModel,
 }
 
 // LookupModel returns the named model.
