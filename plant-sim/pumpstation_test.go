@@ -154,19 +154,20 @@ func TestPumpStationSafetyLayer(t *testing.T) {
 	// With that limit lowered, the safety layer trips at 12 kPa suction.
 	p = physPLC(t, "pump-station", drain)
 	physWrite(t, p, "level_stop", 0)
-	var at float64
+	// at is the pressure the safety layer acted on: the one published by
+	// the step before the trip.
+	var at, prev float64
 	physRun(p, 15*time.Minute, func(_ time.Duration, v *Values) {
 		if at == 0 && v.Truth[psTripSuction] == 1 {
-			at = v.Truth[psSuctionP]
+			at = prev
 		}
+		prev = v.Truth[psSuctionP]
 	})
 	if at == 0 || physTruth(p, "pump1_running") != 0 || physTruth(p, "pump_damaged") != 0 {
 		t.Fatal("no low-suction trip")
 	}
-	// Stopping the pumps raises the suction pressure by the line loss, so
-	// the reading right after the trip is a little above 12 kPa.
-	if at > 12+psRho*psG*0.5*math.Pow(334/300.0, 2)/1000+0.1 {
-		t.Fatalf("tripped with %.2f kPa suction", at)
+	if at > 12 || at < 11.99 {
+		t.Fatalf("tripped with %.3f kPa suction, setting 12", at)
 	}
 	physWrite(t, p, "reset", 1)
 	p.Advance(p.Now() + time.Second)
@@ -198,14 +199,18 @@ func TestPumpStationSafetyLayer(t *testing.T) {
 	physWrite(t, q, "auto", 0)
 	physWrite(t, q, "speed_manual", 100)
 	physWrite(t, q, "valve_sp", 0)
-	at = 0
+	at, prev = 0, 0
 	physRun(q, 10*time.Minute, func(_ time.Duration, v *Values) {
 		if at == 0 && v.Truth[psTripDischarge] == 1 {
-			at = v.Truth[psDischargeP]
+			at = prev
 		}
+		prev = v.Truth[psDischargeP]
 	})
-	if physTruth(q, "trip_discharge") != 1 || physTruth(q, "main_burst") != 0 {
+	if physTruth(q, "trip_discharge") != 1 || physTruth(q, "main_burst") != 0 || physTruth(q, "pump1_running") != 0 {
 		t.Fatal("dead-head should trip, not burst")
+	}
+	if at < 900 || at > 905 {
+		t.Fatalf("tripped with %.1f kPa on the header, setting 900", at)
 	}
 	physWrite(t, q, "reset", 1)
 	q.Advance(q.Now() + time.Second)
