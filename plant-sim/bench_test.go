@@ -377,7 +377,7 @@ func BenchmarkPLCs400(b *testing.B) {
 // On a machine shared with other work ns/op counts the time the benchmark
 // waited for a core; cpu-ns/op is what the operation itself cost.
 func benchReportCPU(b *testing.B, cpu0 time.Duration) {
-	b.ReportMetric(float64((benchCPUTime(b) - cpu0).Nanoseconds())/float64(b.N), "cpu-ns/op")
+	b.ReportMetric(float64((benchCPUTime(b)-cpu0).Nanoseconds())/float64(b.N), "cpu-ns/op")
 }
 
 // benchCPUTime is the process's user plus system CPU time so far.

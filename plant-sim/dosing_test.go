@@ -58,9 +58,9 @@ func mustResolve(t *testing.T, model string, p Params) Params {
 
 // NaOH pumped in = NaOH in the mixing line now − at the start + NaOH carried
 // out to the analyzer; caustic drawn from the day tank = its level drop, over
-// an hour of setpoint changes, a worn pump and a refill.
+// half an hour of setpoint changes, a worn pump and a refill.
 func TestDosingMassBalance(t *testing.T) {
-	p := physPLC(t, "dosing", Params{"tank0_m": 1.2, "fill_m3h": 2})
+	p := physPLC(t, "dosing", Params{"tank0_m": 1.2, "fill_m3h": 4})
 	d := p.proc.(*dosing)
 	inventory := func() float64 {
 		s := 0.0
@@ -73,15 +73,15 @@ func TestDosingMassBalance(t *testing.T) {
 	dt := p.cfg.Physics.Seconds()
 	var in, out, drawn, filled float64
 	physWrite(t, p, "fill", 1)
-	physRun(p, time.Hour, func(now time.Duration, v *Values) {
+	physRun(p, 30*time.Minute, func(now time.Duration, v *Values) {
 		switch now {
-		case 10 * time.Minute:
+		case 5 * time.Minute:
 			physWrite(t, p, "naoh_sp", 130)
-		case 20 * time.Minute:
+		case 10 * time.Minute:
 			if err := p.Apply(Effect{Kind: EffectFault, Fault: "pump_wear", Value: physVal(60)}); err != nil {
 				t.Fatal(err)
 			}
-		case 35 * time.Minute:
+		case 18 * time.Minute:
 			physWrite(t, p, "naoh_sp", 80)
 		}
 		q := v.Truth[dsPumpFlow]

@@ -6,12 +6,19 @@ import (
 	"time"
 )
 
+// hvacPLC is a noiseless HVAC PLC stepped every 0.5 s: its zones change
+// over minutes, and the tests cover hours.
+func hvacPLC(t *testing.T, params Params) *PLC {
+	t.Helper()
+	return physPLCStep(t, "hvac", params, 500*time.Millisecond, 500*time.Millisecond)
+}
+
 // Started away from its setpoints in a steady climate, the building settles
 // on the closed-form steady state, and the heat stored in the zones and the
 // chilled water is exactly what the gains brought in minus what the chiller
 // took out.
 func TestHVACSteadyStateAndEnergyBalance(t *testing.T) {
-	p := physPLC(t, "hvac", Params{"outdoor_swing_c": 0, "start_h": 10, "office0_c": 27, "server0_c": 25})
+	p := hvacPLC(t, Params{"outdoor_swing_c": 0, "start_h": 10, "office0_c": 27, "server0_c": 25})
 	var v0 Values
 	p.Read(&v0)
 	stored := func(v []float64) float64 {
@@ -58,7 +65,7 @@ func TestHVACSteadyStateAndEnergyBalance(t *testing.T) {
 // schedule by day, and the occupied office overheats until the fan's
 // night cycle catches it.
 func TestHVACScheduleAndClock(t *testing.T) {
-	p := physPLC(t, "hvac", Params{"start_h": 18.9})
+	p := hvacPLC(t, Params{"start_h": 18.9})
 	p.Advance(5 * time.Minute)
 	if physTruth(p, "occupied") != 1 || physTruth(p, "office_fan") != 1 {
 		t.Fatal("occupied at 18:54")
@@ -79,7 +86,7 @@ func TestHVACScheduleAndClock(t *testing.T) {
 		t.Fatalf("clock %.6f h after 6 min in stop, want 19.25", c)
 	}
 
-	q := physPLC(t, "hvac", Params{"start_h": 10})
+	q := hvacPLC(t, Params{"start_h": 10})
 	physWrite(t, q, "clock_h", 23)
 	q.Advance(time.Second)
 	if physTruth(q, "occupied") != 0 || physTruth(q, "office_fan") != 0 {
@@ -107,7 +114,7 @@ func TestHVACScheduleAndClock(t *testing.T) {
 // over its capacity; the backup unit holds it under the overheat limit, and
 // only the bypass lets it overheat.
 func TestHVACServerRoomWithoutCooling(t *testing.T) {
-	p := physPLC(t, "hvac", nil)
+	p := hvacPLC(t, nil)
 	if err := p.Apply(Effect{Kind: EffectFault, Fault: "pump_fail"}); err != nil {
 		t.Fatal(err)
 	}
@@ -166,7 +173,7 @@ func TestHVACServerRoomWithoutCooling(t *testing.T) {
 // A chilled-water setpoint below the freeze limit trips the chiller
 // (latched); reset works once the water has warmed 2 K above the limit.
 func TestHVACFreezeProtectionAndFaults(t *testing.T) {
-	p := physPLC(t, "hvac", nil)
+	p := hvacPLC(t, nil)
 	physWrite(t, p, "chw_sp", 1)
 	var at float64
 	for now := p.Now(); at == 0 && now < 15*time.Minute; now += p.cfg.Scan {
@@ -192,7 +199,7 @@ func TestHVACFreezeProtectionAndFaults(t *testing.T) {
 		t.Fatal("reset with warm water should restart the chiller")
 	}
 
-	q := physPLC(t, "hvac", Params{"outdoor_swing_c": 0})
+	q := hvacPLC(t, Params{"outdoor_swing_c": 0})
 	if err := q.Apply(Effect{Kind: EffectFault, Fault: "heat_wave", Value: physVal(6)}); err != nil {
 		t.Fatal(err)
 	}

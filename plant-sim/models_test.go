@@ -117,7 +117,7 @@ func TestTamperedLogicMeetsTheSafetyLayer(t *testing.T) {
 		{"dosing", "sis_trip", "unsafe_water", 5 * time.Minute},
 		{"pump-station", "trip_discharge", "main_burst", 10 * time.Minute},
 		{"boiler", "lwco_trip", "tube_damage", 15 * time.Minute},
-		{"hvac", "backup_cooling", "server_overheat", 40 * time.Minute},
+		{"hvac", "backup_cooling", "server_overheat", 25 * time.Minute},
 	} {
 		t.Run(c.model, func(t *testing.T) {
 			t.Parallel()

@@ -18,6 +18,17 @@ func physPLC(t *testing.T, model string, params Params) *PLC {
 	return p
 }
 
+// physPLCStep is physPLC with its own physics step and scan period, for
+// slow processes whose tests cover hours.
+func physPLCStep(t *testing.T, model string, params Params, physics, scan time.Duration) *PLC {
+	t.Helper()
+	p, err := New(Config{ID: "p", Model: model, Params: params, Physics: physics, Scan: scan})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
 func physWrite(t *testing.T, p *PLC, tag string, v float64) {
 	t.Helper()
 	if err := p.Apply(Effect{Kind: EffectWrite, Tag: tag, Value: physVal(v)}); err != nil {

@@ -60,20 +60,20 @@ func TestPumpStationSteadyState(t *testing.T) {
 	}
 }
 
-// The reservoir's volume changes by exactly inflow − outflow, over an hour
+// The reservoir's volume changes by exactly inflow − outflow, over 20 minutes
 // of setpoint and valve moves and a pump failover.
 func TestPumpStationMassBalance(t *testing.T) {
 	p := physPLC(t, "pump-station", Params{"inflow_m3h": 250})
 	h0 := physTruth(p, "level")
 	var in, out float64
 	dt := p.cfg.Physics.Seconds()
-	physRun(p, time.Hour, func(now time.Duration, v *Values) {
+	physRun(p, 20*time.Minute, func(now time.Duration, v *Values) {
 		switch now {
-		case 5 * time.Minute:
+		case 3 * time.Minute:
 			physWrite(t, p, "pressure_sp", 650)
-		case 15 * time.Minute:
+		case 8 * time.Minute:
 			physWrite(t, p, "valve_sp", 50)
-		case 30 * time.Minute:
+		case 12 * time.Minute:
 			if err := p.Apply(Effect{Kind: EffectFault, Fault: "pump_trip"}); err != nil {
 				t.Fatal(err)
 			}
@@ -144,10 +144,10 @@ func TestPumpStationSurge(t *testing.T) {
 // Low suction and high discharge trip at their settings on true pressure,
 // latch, reset only inside their bands, and only the bypass defeats them.
 func TestPumpStationSafetyLayer(t *testing.T) {
-	drain := Params{"inflow_m3h": 0, "level0_m": 1.3}
+	drain := Params{"inflow_m3h": 0, "level0_m": 1.3, "reservoir_area_m2": 20}
 	// The PLC's own low-level stop comes first.
 	p := physPLC(t, "pump-station", drain)
-	p.Advance(10 * time.Minute)
+	p.Advance(2 * time.Minute)
 	if physTruth(p, "level_ll") != 1 || physTruth(p, "pump1_running") != 0 || physTruth(p, "trip_suction") != 0 {
 		t.Fatal("the PLC should stop the pumps at level_stop, before the safety layer")
 	}
@@ -157,7 +157,7 @@ func TestPumpStationSafetyLayer(t *testing.T) {
 	// at is the pressure the safety layer acted on: the one published by
 	// the step before the trip.
 	var at, prev float64
-	physRun(p, 15*time.Minute, func(_ time.Duration, v *Values) {
+	physRun(p, 4*time.Minute, func(_ time.Duration, v *Values) {
 		if at == 0 && v.Truth[psTripSuction] == 1 {
 			at = prev
 		}
@@ -178,7 +178,7 @@ func TestPumpStationSafetyLayer(t *testing.T) {
 	p = physPLC(t, "pump-station", drain)
 	physWrite(t, p, "level_stop", 0)
 	physWrite(t, p, "bypass", 1)
-	p.Advance(30 * time.Minute)
+	p.Advance(6 * time.Minute)
 	if physTruth(p, "pump_damaged") != 1 || physTruth(p, "trip_suction") != 0 || physTruth(p, "pump1_running") != 0 {
 		t.Fatal("bypassed station should wreck its pump running dry")
 	}
@@ -200,7 +200,7 @@ func TestPumpStationSafetyLayer(t *testing.T) {
 	physWrite(t, q, "speed_manual", 100)
 	physWrite(t, q, "valve_sp", 0)
 	at, prev = 0, 0
-	physRun(q, 10*time.Minute, func(_ time.Duration, v *Values) {
+	physRun(q, 6*time.Minute, func(_ time.Duration, v *Values) {
 		if at == 0 && v.Truth[psTripDischarge] == 1 {
 			at = prev
 		}
