@@ -77,7 +77,7 @@ var pumpStationModel = newModel(Model{
 		"Pressures (kPa, gauge, at the pump centreline): suction p_s = ρg·(h + z − K_s·Q²)/1000; discharge p_d = ρg·(H_d + ΔH)/1000, H_d = H_st with no pump running.",
 		"Surge: ΔH = (a/g)·ΣΔV, the drops of the main's velocity V = Q/A_main while the valve is closing, summed over the last wave round trip 2L/a. A closure faster than 2L/a gives Joukowsky's a·ΔV/g; a slower one Michaud's 2·L·V/(g·T). Down-surges after pump trips are not modelled.",
 		"Power drawn: P = ρ·g·Q·H_p / η (kW).",
-		"PLC: in auto speed = PI(pressure_sp − p_d) within 30–100%, in manual speed_manual; the drive ramps at 10 %/s. The duty pump (pump 2 if duty2) runs with run and no level_ll; the standby starts 3 s after the duty pump fails to run, and stops once it runs again. The valve command moves toward valve_sp at 100/valve_ramp_s %/s (at once when 0); the actuator itself travels at most 100/actuator_stroke_s %/s.",
+		"PLC: in auto speed = PI(pressure_sp − p_d) within 30–100% (held at 30% while no pump runs), in manual speed_manual; the drive ramps at 10 %/s. The duty pump (pump 2 if duty2) runs with run and no level_ll; the standby starts 3 s after the duty pump fails to run, and stops once it runs again. The valve command moves toward valve_sp at 100/valve_ramp_s %/s (at once when 0); the actuator itself travels at most 100/actuator_stroke_s %/s.",
 		"Alarms with hysteresis: level_ll (the pump stop), level_l, level_h (0.05 m), discharge_h, discharge_l (10 kPa).",
 		"Safety layer on true pressures: p_s ≤ sis_suction_kpa latches trip_suction (reset 10 kPa above), p_d ≥ sis_discharge_kpa latches trip_discharge (reset 50 kPa below); either stops every pump. Only bypass defeats them.",
 		"Incidents: main_burst when p_d ≥ burst_kpa (the main then loses most of its static head and resistance); pump_damaged as above.",
@@ -366,6 +366,10 @@ func (s *pumpStation) Scan(v, m []float64, _ []bool, dt float64, program int) {
 	case tampered:
 		s.speedCmd, s.integral = 100, 100
 		target = 0
+	case f2b(v[psAuto]) && !f2b(m[psPump1Running]) && !f2b(m[psPump2Running]):
+		// No pump running (stopped, failed or tripped): the loop waits at
+		// minimum speed instead of winding up against a dead header.
+		s.speedCmd, s.integral = psMinSpeed, psMinSpeed
 	case f2b(v[psAuto]):
 		s.speedCmd = piStep(&s.integral, v[psPressureSP]-pd, v[psKp], v[psTi], dt, psMinSpeed, 100)
 	default:
