@@ -45,6 +45,14 @@ var breakerModel = newModel(Model{
 		"overcurrent unless bypassed. Current above the conductor rating heats it (I²t); beyond the " +
 		"damage limit the conductor is damaged (safety incident, latched). Remote commands are " +
 		"ignored in local mode.",
+	Equations: []string{
+		"Load current while closed: I = load_a · (1 + load_swing_pct/100 · sin(2πt/load_period_s)) + I_fault (A); power P = √3 · U · I · 0.95 / 1000 (MW).",
+		"Conductor heating: dE/dt = I² − I_r² (A²s/s), E never below 0, I_r = rating_a; damaged at E ≥ damage_ka2s · 10⁶ (latched; the feeder is then dead). thermal = 100·E/E_damage.",
+		"PLC element 51: I > pickup_a for delay_s opens the breaker and latches trip_51 and lockout; closing is blocked while locked out; reset clears trips below pickup. Modbus commands are ignored in local mode.",
+		"Alarms: pickup while I > pickup_a; overload at alarm_a (10 A hysteresis).",
+		"Safety layer: a backup relay with fixed settings, I > backup_pickup_a for backup_delay_s, opens the breaker and latches trip_backup and lockout. Only bypass defeats it (and 51).",
+		"Tampered program: element 51 never trips.",
+	},
 	Tags: []TagDef{
 		bkCloseCmd: {Name: "close_cmd", Table: Coil, Class: ClassCommand, Desc: "write 1 to close the breaker (not locked out; over Modbus only in remote mode)"},
 		bkOpenCmd:  {Name: "open_cmd", Table: Coil, Class: ClassCommand, Desc: "write 1 to open the breaker (over Modbus only in remote mode)"},

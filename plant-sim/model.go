@@ -9,7 +9,7 @@ import (
 )
 
 // Process is one physical process and the control logic of the PLC that runs
-// it. Three models implement it (water tank, reactor, breaker). All methods
+// it. Each model in the models table implements it. All methods
 // run under the PLC's lock, so implementations keep plain fields.
 //
 // v holds every tag's true value by tag index (bits as 0/1): process values
@@ -39,13 +39,16 @@ type Process interface {
 // Model describes a process model: its tags (and so its register map), its
 // parameters, its faults and its logic programs.
 type Model struct {
-	Name     string
-	Title    string
-	Desc     string
-	Tags     []TagDef
-	Params   []ParamDef
-	Faults   []FaultDef
-	Programs []string // index 0 is the standard program
+	Name  string
+	Title string
+	Desc  string
+	// Equations state the model's physics and logic, one statement each,
+	// with the units of every symbol, for docs/register-maps.md.
+	Equations []string
+	Tags      []TagDef
+	Params    []ParamDef
+	Faults    []FaultDef
+	Programs  []string // index 0 is the standard program
 	// Incidents name the trip-class tags that are safety incidents.
 	Incidents []string
 	// AlarmHold is how long an alarm or trip bit must stay clear before
@@ -214,9 +217,13 @@ func newModel(m Model) *Model {
 // models is the fixed table of process models. It is built once and never
 // changed, so sharing it is safe.
 var models = map[string]*Model{
-	"water-tank": waterTankModel,
-	"reactor":    reactorModel,
-	"breaker":    breakerModel,
+	"water-tank":   waterTankModel,
+	"reactor":      reactorModel,
+	"breaker":      breakerModel,
+	"dosing":       dosingModel,
+	"pump-station": pumpStationModel,
+	"boiler":       boilerModel,
+	"hvac":         hvacModel,
 }
 
 // LookupModel returns the named model.

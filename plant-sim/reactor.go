@@ -53,6 +53,16 @@ var reactorModel = newModel(Model{
 		"with the product valve. The independent safety layer cuts the feeds and opens the purge at the " +
 		"trip pressure unless bypassed; a mechanical relief valve caps pressure near its rating. " +
 		"Pressure above the design limit damages the vessel (safety incident, latched).",
+	Equations: []string{
+		"Gas holdup: dP/dt = k · (F₁ + F₂ + F_surge − r − F_purge − F_relief)/3600 (kPa/s), k = kpa_per_kmol; reaction r = (60/2700)·P kmol/h; purge F_purge = 1.925 · x · √P (x the purge valve fraction); relief 12·(P − relief_kpa + 50) kmol/h while lifting (from relief_kpa until 50 kPa below it).",
+		"Feeds F₁ = feed1_sp/100 · feed1_max and F₂ = feed2_sp/100 · feed2_max while feed_on and not tripped.",
+		"Liquid: dL/dt = (0.1·r − F_product)/10 · 100/3600 (%/s, 10 m³ at 100%); F_product = 12 m³/h · product valve fraction. Valves travel 10 %/s.",
+		"PLC: purge valve = PI(P − pressure_sp) (reverse acting) in auto, purge_manual in manual; product valve = PI(L − level_sp) with 2 %/% and 200 s.",
+		"Alarms with hysteresis: pressure_h, pressure_hh at their limits (10 kPa); level_h at 90%, level_l at 10% (1%).",
+		"Safety layer: P ≥ sis_trip_kpa latches sis_trip: feeds cut, purge fully open; reset 200 kPa below. Only bypass defeats it; the relief valve is mechanical.",
+		"Incident: damaged once P ≥ damage_kpa (latched).",
+		"Tampered program: the purge shut while feeding, and the pressure alarms never shown.",
+	},
 	Tags: []TagDef{
 		rxAuto:   {Name: "auto", Table: Coil, Class: ClassMode, Desc: "1 = PI pressure control by purge valve, 0 = manual purge position"},
 		rxFeedOn: {Name: "feed_on", Table: Coil, Class: ClassCommand, Desc: "feed pumps run command"},
@@ -197,13 +207,7 @@ func (r *reactor) Step(v []float64, dt float64) {
 	}
 	r.productPos = approach(r.productPos, r.productCmd, rxValveRate*dt)
 	p := v[rxPressure]
-	if f2b(v[rxSISTrip]) {
-		if f2b(v[rxReset]) && p < r.sisTrip-200 {
-			v[rxSISTrip] = 0
-		}
-	} else if !f2b(v[rxBypass]) && p >= r.sisTrip {
-		v[rxSISTrip] = 1
-	}
+	latchTrip(v, rxSISTrip, f2b(v[rxBypass]), p >= r.sisTrip, f2b(v[rxReset]) && p < r.sisTrip-200)
 	tripped := f2b(v[rxSISTrip]) && !f2b(v[rxBypass])
 	// The relief valve is mechanical: no coil defeats it.
 	if r.reliefOpen {
@@ -229,18 +233,13 @@ func (r *reactor) Scan(v, m []float64, _ []bool, dt float64, program int) {
 		r.purgeCmd = 0
 	case f2b(v[rxAuto]):
 		// Reverse acting: pressure above setpoint opens the purge.
-		ti := math.Max(1, v[rxTi])
-		e := p - v[rxPressureSP]
-		r.integral = clamp(r.integral+v[rxKp]*e*dt/ti, 0, 100)
-		r.purgeCmd = clamp(v[rxKp]*e+r.integral, 0, 100)
+		r.purgeCmd = piStep(&r.integral, p-v[rxPressureSP], v[rxKp], v[rxTi], dt, 0, 100)
 	default:
 		r.purgeCmd = v[rxPurgeManual]
 		r.integral = r.purgeCmd
 	}
 	// Level loop on the product valve (direct acting), always in auto.
-	le := m[rxLevel] - v[rxLevelSP]
-	r.levelInt = clamp(r.levelInt+2*le*dt/200, 0, 100)
-	r.productCmd = clamp(2*le+r.levelInt, 0, 100)
+	r.productCmd = piStep(&r.levelInt, m[rxLevel]-v[rxLevelSP], 2, 200, dt, 0, 100)
 	r.feedOut = f2b(v[rxFeedOn])
 
 	if tampered {

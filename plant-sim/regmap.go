@@ -72,6 +72,12 @@ func (m *Model) Map() []MapEntry {
 // PrintMap writes the register map as an aligned text table.
 func (m *Model) PrintMap(w io.Writer) error {
 	fmt.Fprintf(w, "%s — %s\n\n%s\n\n", m.Name, m.Title, m.Desc)
+	for _, e := range m.Equations {
+		fmt.Fprintf(w, "  - %s\n", e)
+	}
+	if len(m.Equations) > 0 {
+		fmt.Fprintln(w)
+	}
 	fmt.Fprintf(w, "Analog values: uint16 scaled so 0..65535 spans min..max, and float32 (IEEE 754,\n"+
 		"high word first) at the float address. 0-based addresses are what goes on the\n"+
 		"wire (mbpoll -0 -r ADDR); 1-based refs are mbpoll's default (-r REF).\n\n")

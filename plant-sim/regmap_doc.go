@@ -57,10 +57,24 @@ model's **alarm hold** (given with each model below; the default is 10 s). A
 bit that clears and sets again within the hold is the same alarm, and for a
 safety incident the same incident: one line on the scoreboard, one count.
 Rules read the bits themselves (` + "`plant.<plc>.<tag>`" + `), without the hold.
+
+**Physics and logic.** Each model's section states its equations with the
+unit of every symbol, the PLC's loops, interlocks and alarms (with their
+hysteresis), the safety layer and what the tampered program does. A
+parameter described as "an input another unit's outflow can drive" is where
+the unit takes its feed from upstream; an ` + "`outflow`" + `, ` + "`flow`" + ` or ` + "`power`" + ` process
+value is what it passes on.
 `)
 	for _, name := range ModelNames() {
 		m := models[name]
 		fmt.Fprintf(&b, "\n## %s — %s\n\n%s\n\n", m.Name, m.Title, m.Desc)
+		if len(m.Equations) > 0 {
+			b.WriteString("**Physics and logic**\n\n")
+			for _, e := range m.Equations {
+				fmt.Fprintf(&b, "- %s\n", e)
+			}
+			b.WriteString("\n")
+		}
 		b.WriteString("| table | 0-based | 1-based | Modicon | float32 (0-based) | tag | class | unit | range | write role | description |\n")
 		b.WriteString("|---|---|---|---|---|---|---|---|---|---|---|\n")
 		for _, e := range m.Map() {

@@ -49,6 +49,14 @@ var waterTankModel = newModel(Model{
 		"run the outlet pumps (the plant's demand). Pumps stop on low-low level (dry-run interlock). " +
 		"An independent safety layer closes a shut-off valve at the high-high trip level unless bypassed. " +
 		"Overflow is a safety incident.",
+	Equations: []string{
+		"Mass balance: A·dh/dt = Q_in − Q_out − Q_leak (m³/h over m²); Q_in = x/100 · inflow_m3h while the shut-off valve is open, x the inlet valve position (%) travelling at 100/valve_stroke_s %/s; Q_out = pump_m3h per running pump (a pump needs h > 0.01 m).",
+		"PLC: inlet valve = PI(level_sp − h) in auto, inlet_manual in manual; a pump runs on its command unless level_ll is set (dry-run interlock).",
+		"Alarms with a hysteresis of 1% of the height: level_ll and level_l at or below, level_h and level_hh at or above their limits.",
+		"Safety layer: the true h ≥ sis_trip_pct of the height latches sis_trip and closes the inlet shut-off valve; it resets 5% of the height lower with the reset coil. Only bypass defeats it.",
+		"Incident: overflow while h is at height_m.",
+		"Tampered program: the inlet valve driven fully open and the high alarms never shown.",
+	},
 	Tags: []TagDef{
 		wtAuto:     {Name: "auto", Table: Coil, Class: ClassMode, Desc: "1 = PI level control, 0 = manual inlet valve position"},
 		wtPump1Run: {Name: "pump1_run", Table: Coil, Class: ClassCommand, Desc: "run command for outlet pump 1"},
@@ -160,13 +168,7 @@ func (w *waterTank) Step(v []float64, dt float64) {
 	h := v[wtLevel]
 	// Independent safety layer: trips on true level, latches, resets only on
 	// command once the level is back below the trip point.
-	if f2b(v[wtSISTrip]) {
-		if f2b(v[wtReset]) && h < w.sisTrip-0.05*w.height {
-			v[wtSISTrip] = 0
-		}
-	} else if !f2b(v[wtBypass]) && h >= w.sisTrip {
-		v[wtSISTrip] = 1
-	}
+	latchTrip(v, wtSISTrip, f2b(v[wtBypass]), h >= w.sisTrip, f2b(v[wtReset]) && h < w.sisTrip-0.05*w.height)
 	w.xvOpen = !f2b(v[wtSISTrip]) || f2b(v[wtBypass])
 
 	qin := 0.0
@@ -216,10 +218,7 @@ func (w *waterTank) Scan(v, m []float64, _ []bool, dt float64, program int) {
 		// The replaced logic fills the tank: the inlet valve is driven open.
 		w.valveCmd = 100
 	case f2b(v[wtAuto]):
-		ti := math.Max(1, v[wtTi])
-		e := v[wtLevelSP] - level
-		w.integral = clamp(w.integral+v[wtKp]*e*dt/ti, 0, 100)
-		w.valveCmd = clamp(v[wtKp]*e+w.integral, 0, 100)
+		w.valveCmd = piStep(&w.integral, v[wtLevelSP]-level, v[wtKp], v[wtTi], dt, 0, 100)
 	default:
 		w.valveCmd = v[wtInletManual]
 		w.integral = w.valveCmd // bumpless return to auto

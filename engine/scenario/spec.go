@@ -78,7 +78,8 @@ type ConduitSpec struct {
 type PLCSpec struct {
 	// PLC id, used in rules as plant.<id>.<tag>.
 	ID string `yaml:"id"`
-	// Process model: water-tank, reactor or breaker.
+	// Process model, one of those in docs/register-maps.md (water-tank,
+	// reactor, breaker, dosing, pump-station, boiler, hvac).
 	Model string `yaml:"model"`
 	// Zone the PLC sits in.
 	Zone string `yaml:"zone"`
