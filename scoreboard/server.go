@@ -23,6 +23,7 @@ import (
 
 	"github.com/icsrange/icsrange/engine"
 	"github.com/icsrange/icsrange/engine/token"
+	"github.com/icsrange/icsrange/internal/buildinfo"
 )
 
 //go:embed web
@@ -123,6 +124,7 @@ func (s *Server) routes() {
 		writeJSON(w, http.StatusOK, map[string]any{"ok": true, "phase": phase, "forwarding": s.fwd.enabled()})
 	})
 
+	m.HandleFunc("GET /api/version", func(w http.ResponseWriter, r *http.Request) { writeJSON(w, http.StatusOK, buildinfo.Get()) })
 	m.HandleFunc("GET /api/scoreboard", s.getScoreboard)
 	m.HandleFunc("GET /api/state", s.auth(anyRole, s.getState))
 	m.HandleFunc("GET /api/events", s.auth(anyRole, s.getEvents))
