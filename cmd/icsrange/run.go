@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -119,9 +118,9 @@ func (m *Main) runRun(ctx context.Context, args []string) error {
 		return usageErr("--backend terraform needs --tf-module DIR")
 	}
 	// Listen before provisioning so a busy port fails fast.
-	ln, err := net.Listen("tcp", o.listen)
+	ln, err := listenScoreboard(o.listen)
 	if err != nil {
-		return fmt.Errorf("scoreboard: %w", err)
+		return err
 	}
 	defer ln.Close()
 
