@@ -228,8 +228,8 @@ func (m *Model) header() string {
 		phase = s.Alarm.Render(" " + phase + " ")
 	}
 	left := max(0, v.Exercise.DurationMS-v.Exercise.ClockMS)
-	right := fmt.Sprintf("%s %s · %s · %s %s · %s %s · %s %d/%d · %s",
-		c.T("team"), s.Value.Render(v.Team), phase, clockOf(left), c.T("left"),
+	right := fmt.Sprintf("%s %s · %s · %s · %s %s · %s %d/%d · %s",
+		c.T("team"), s.Value.Render(v.Team), phase, c.F("time left", clockOf(left)),
 		c.T("score"), s.Value.Render(fmt.Sprint(v.Score)), c.T("rank"), v.Rank, v.Exercise.Teams, conn)
 	if c.Width-lipgloss.Width(right)-1 < 2 {
 		// No room for the title: the status alone, cut to fit.
