@@ -54,7 +54,7 @@ func run(out string, pkgs []string) error {
 	}
 	goLicense, err := os.ReadFile(filepath.Join(strings.TrimSpace(string(goroot)), "LICENSE"))
 	if err != nil {
-		return fmt.Errorf("Go's licence: %w", err)
+		return fmt.Errorf("read the licence of Go: %w", err)
 	}
 	section(&b, "The Go standard library and runtime", "LICENSE", goLicense)
 	for _, m := range mods {
