@@ -78,3 +78,8 @@ func TestGoldenActionsConfirm(t *testing.T) {
 func TestGoldenReconnectingJapanese(t *testing.T) {
 	goldenScreen(t, 80, 24, "ja", runes("6"), ConnMsg{State: "reconnecting", Retry: 3200 * time.Millisecond})
 }
+
+// Hints by title, and buying one asks with its title and cost.
+func TestGoldenHintsConfirm(t *testing.T) {
+	goldenScreen(t, 80, 24, "en", runes("6"), keyDown, keyEnter)
+}
