@@ -20,6 +20,7 @@ import (
 	"github.com/icsrange/icsrange/engine/backend"
 	"github.com/icsrange/icsrange/engine/scenario"
 	"github.com/icsrange/icsrange/engine/store"
+	"github.com/icsrange/icsrange/internal/buildinfo"
 	"github.com/icsrange/icsrange/internal/token"
 )
 
@@ -157,6 +158,11 @@ func New(ctx context.Context, cfg Config) (*Exercise, error) {
 		"backend": cfg.BackendName, "seed": fmt.Sprint(seed), "created": time.Now().UTC().Format(time.RFC3339),
 		"traffic_cap":      fmt.Sprint(x.trafficCap),
 		"token.instructor": x.auth.instructor.String(),
+	}
+	// The build that made the exercise, for the report: a resumed or
+	// re-reported exercise may be read by another release.
+	if b, err := json.Marshal(buildinfo.Get()); err == nil {
+		meta["build"] = string(b)
 	}
 	for _, t := range cfg.Teams {
 		h := token.HashOf(x.tokens.Teams[t])

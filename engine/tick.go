@@ -317,8 +317,9 @@ func (x *Exercise) hostAddr(team, id string) string {
 // SampleEvery is how often plant values are recorded for the report.
 const SampleEvery = 2 * time.Second
 
-// sample records every team's analog values, truth and reported, from the
-// buffers the tick just filled.
+// sample records every team's analog values, truth and reported, and the
+// setpoints and limits drawn with them, from the buffers the tick just
+// filled.
 func (x *Exercise) sample(ctx context.Context) error {
 	l := x.sc.Layout
 	samples := make([]store.Sample, 0, len(x.state.Teams))
@@ -328,7 +329,7 @@ func (x *Exercise) sample(ctx context.Context) error {
 		for pi, id := range l.PLCs {
 			tags := map[string][2]float64{}
 			for ti, t := range l.Model[pi].Tags {
-				if t.Table == plantsim.InputRegister {
+				if sampled(t) {
 					tags[t.Name] = [2]float64{round4(rt.vals[pi].Truth[ti]), round4(rt.vals[pi].Reported[ti])}
 				}
 			}

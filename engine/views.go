@@ -295,7 +295,9 @@ type ActionView struct {
 
 // HintView is a hint; its text only once released to the team.
 type HintView struct {
-	ID          string         `json:"id"`
+	ID    string        `json:"id"`
+	Title scenario.Text `json:"title"` // what it is about; shown before it is released
+
 	For         string         `json:"for,omitempty"`
 	Cost        int            `json:"cost"`
 	Requestable bool           `json:"requestable"`
@@ -419,7 +421,7 @@ func (x *Exercise) TeamView(team string) (TeamView, error) {
 		v.Actions = append(v.Actions, av)
 	}
 	for _, h := range x.sc.Hints {
-		hv := HintView{ID: h.ID, For: h.For, Cost: h.Cost, Requestable: h.Requestable}
+		hv := HintView{ID: h.ID, Title: h.Title, For: h.For, Cost: h.Cost, Requestable: h.Requestable}
 		if _, ok := ts.Hints[h.ID]; ok {
 			text := h.Text
 			hv.Released, hv.Text = true, &text
@@ -497,10 +499,11 @@ type InjectInfo struct {
 
 // HintInfo is a hint for the instructor.
 type HintInfo struct {
-	ID   string        `json:"id"`
-	For  string        `json:"for,omitempty"`
-	Cost int           `json:"cost"`
-	Text scenario.Text `json:"text"`
+	ID    string        `json:"id"`
+	Title scenario.Text `json:"title"`
+	For   string        `json:"for,omitempty"`
+	Cost  int           `json:"cost"`
+	Text  scenario.Text `json:"text"`
 }
 
 // InstructorView is the console's view: everything.
@@ -532,7 +535,7 @@ func (x *Exercise) InstructorView() (InstructorView, error) {
 		v.Injects = append(v.Injects, ii)
 	}
 	for _, h := range x.sc.Hints {
-		v.Hints = append(v.Hints, HintInfo{ID: h.ID, For: h.For, Cost: h.Cost, Text: h.Text})
+		v.Hints = append(v.Hints, HintInfo{ID: h.ID, Title: h.Title, For: h.For, Cost: h.Cost, Text: h.Text})
 	}
 	var vals plantsim.Values
 	for _, t := range sum.Teams {

@@ -74,9 +74,9 @@ var breakerModel = newModel(Model{
 		bkPower:   {Name: "power", Table: InputRegister, Class: ClassProcess, Unit: "MW", Min: 0, Max: 100, Noise: 0.001, Desc: "active power"},
 		bkThermal: {Name: "thermal", Table: InputRegister, Class: ClassProcess, Unit: "%", Min: 0, Max: 200, Desc: "conductor heating as % of the damage limit"},
 
-		bkPickupA: {Name: "pickup_a", Table: HoldingRegister, Class: ClassLimit, Unit: "A", Min: 0, Max: 5000, Desc: "51 pickup current"},
+		bkPickupA: {Name: "pickup_a", Table: HoldingRegister, Class: ClassLimit, Unit: "A", Min: 0, Max: 5000, Of: "current", Desc: "51 pickup current"},
 		bkDelayS:  {Name: "delay_s", Table: HoldingRegister, Class: ClassLimit, Unit: "s", Min: 0, Max: 10, Desc: "51 definite-time delay"},
-		bkAlarmA:  {Name: "alarm_a", Table: HoldingRegister, Class: ClassLimit, Unit: "A", Min: 0, Max: 5000, Desc: "overload alarm limit"},
+		bkAlarmA:  {Name: "alarm_a", Table: HoldingRegister, Class: ClassLimit, Unit: "A", Min: 0, Max: 5000, Of: "current", Desc: "overload alarm limit"},
 	},
 	Params: []ParamDef{
 		{Name: "voltage_kv", Default: 22, Min: 1, Max: 50, Unit: "kV", Desc: "bus voltage"},

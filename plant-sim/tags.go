@@ -65,6 +65,9 @@ type TagDef struct {
 	// Noise is the sensor noise standard deviation as a fraction of the span,
 	// multiplied by the PLC's noise setting; zero for tags without a sensor.
 	Noise float64
+	// Of is, for a setpoint or limit, the process value (input register)
+	// it applies to: the report draws it on that value's chart.
+	Of string
 }
 
 // Analog reports whether the tag is a register value rather than a bit.

@@ -23,6 +23,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/icsrange/icsrange/engine"
+	"github.com/icsrange/icsrange/internal/buildinfo"
 	"github.com/icsrange/icsrange/internal/token"
 )
 
@@ -174,6 +175,7 @@ func (s *Server) routes() {
 		writeJSON(w, http.StatusOK, map[string]any{"ok": true, "phase": phase, "forwarding": s.fwd.enabled()})
 	})
 
+	m.HandleFunc("GET /api/version", func(w http.ResponseWriter, r *http.Request) { writeJSON(w, http.StatusOK, buildinfo.Get()) })
 	m.HandleFunc("GET /api/scoreboard", s.getScoreboard)
 	m.HandleFunc("GET /api/state", s.auth(anyRole, s.getState))
 	m.HandleFunc("GET /api/events", s.auth(anyRole, s.getEvents))

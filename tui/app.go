@@ -237,7 +237,7 @@ func (m *Model) header() string {
 	// Once ended, nothing is left to count down.
 	if v.Exercise.Phase != engine.PhaseEnded {
 		left := max(0, v.Exercise.DurationMS-v.Exercise.ClockMS)
-		phase += fmt.Sprintf(" · %s %s", clockOf(left), c.T("left"))
+		phase += " · " + c.F("time left", clockOf(left))
 	}
 	right := fmt.Sprintf("%s %s · %s · %s %s · %s %d/%d · %s",
 		c.T("team"), s.Value.Render(v.Team), phase,

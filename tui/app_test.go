@@ -68,9 +68,9 @@ func fixtureView() engine.TeamView {
 			{ID: "report", Title: txt("Report to the regulator", "規制当局へ報告"), Taken: 1, Once: true, Ready: false},
 		},
 		Hints: []engine.HintView{
-			{ID: "h-register", For: "register", Cost: 10, Requestable: true, Released: true,
+			{ID: "h-register", Title: txt("Which registers to compare", "どのレジスタを比べるか"), For: "register", Cost: 10, Requestable: true, Released: true,
 				Text: ptr(txt("Read the holding registers and compare them with the map.", "保持レジスタを読み出してマップと比較してください。"))},
-			{ID: "h-source", For: "source", Cost: 15, Requestable: true},
+			{ID: "h-source", Title: txt("Who sent the writes", "書き込みの送信元"), For: "source", Cost: 15, Requestable: true},
 		},
 	}
 }
@@ -315,7 +315,7 @@ func TestAppTabs(t *testing.T) {
 		t.Fatalf("starts on page %d", m.active)
 	}
 	want := []string{"Raw-water intake tank", "unusual Modbus sessions", "Detect the tampered register",
-		"Which holding register", "Block the office-IT", "h-register", "No Modbus traffic yet."}
+		"Which holding register", "Block the office-IT", "Which registers to compare", "No Modbus traffic yet."}
 	for i := range pageKeys {
 		if m.active != i {
 			t.Fatalf("tab %d: on page %d", i, m.active)
@@ -371,15 +371,15 @@ func TestAppLanguage(t *testing.T) {
 	pagesJa := map[string][]string{
 		"2": {"ネットワーク監視", "目標達成: 改ざんされたレジスタの特定 (+145)"},
 		"3": {"改ざんされたレジスタの特定", "達成", "越流させない", "未達成", "点"},
-		"4": {"どの保持レジスタが変更されましたか？", "残り回答回数", "回答済み", "誤答の減点 10 点"},
-		"5": {"事務系→制御系の通信を遮断", "実行可能", "再実行まで 42s", "コスト 20", "実施済み", "遠隔保守経路を閉じます。"},
-		"6": {"h-register", "公開済み", "保持レジスタを読み出してマップと比較してください。", "コスト 15", "対象 source"},
+		"4": {"どの保持レジスタが変更されましたか？", "残り2回", "回答済み", "回答回数がありません", "誤答は10点の減点"},
+		"5": {"事務系→制御系の通信を遮断", "実行可能", "あと42sで再実行可", "コスト 20", "実施済み", "遠隔保守経路を閉じます。"},
+		"6": {"どのレジスタを比べるか", "公開済み", "保持レジスタを読み出してマップと比較してください。", "書き込みの送信元  コスト 15"},
 	}
 	for k, wants := range pagesJa {
 		press(t, m, runes(k))
 		s := screen(t, m)
 		wantIn(t, s, wants...)
-		wantNotIn(t, s, "Which", "Block the", "Read the holding", "attempts left", "ready", "cost", "released", "Objective achieved")
+		wantNotIn(t, s, "Which", "Block the", "Read the holding", "attempt", "ready", "cost", "released", "Objective achieved", "h-register", "h-source")
 	}
 	// Dialogs and prompts too.
 	press(t, m, runes("5"), keyEnter)
@@ -406,7 +406,7 @@ func TestAppQuestions(t *testing.T) {
 	}
 	s := screen(t, m)
 	wantIn(t, s, "▸ ? Which holding register was changed?", "2 attempts left", "✓ Which IP address", "answered",
-		"0 attempts left", "wrong answer costs 10 pts")
+		"no attempts left", "a wrong answer costs 10 points")
 
 	// enter opens the input; everything typed goes to it, global keys too.
 	press(t, m, keyEnter)
@@ -439,7 +439,7 @@ func TestAppQuestions(t *testing.T) {
 		t.Fatal("opened the field while an answer is pending")
 	}
 	deliver(t, m, cmd)
-	wantIn(t, screen(t, m), "Wrong answer (−10) · 1 attempts left")
+	wantIn(t, screen(t, m), "Wrong answer (−10) · 1 attempt left")
 
 	// esc cancels without sending; an empty answer is not sent.
 	press(t, m, keyEnter)
@@ -557,8 +557,10 @@ func TestAppHints(t *testing.T) {
 	m, f := newApp(t, "en")
 	press(t, m, runes("6"))
 	s := screen(t, m)
-	wantIn(t, s, "h-register (for register)  released", "Read the holding registers and compare them with the map.",
-		"h-source (for source)  cost 15")
+	// Listed by title, never by id.
+	wantIn(t, s, "Which registers to compare  released", "Read the holding registers and compare them with the map.",
+		"Who sent the writes  cost 15")
+	wantNotIn(t, s, "h-register", "h-source")
 	// A released hint is not bought again.
 	press(t, m, keyEnter)
 	if m.pages[m.active].Capturing() {
@@ -568,7 +570,7 @@ func TestAppHints(t *testing.T) {
 	if !m.pages[m.active].Capturing() {
 		t.Fatal("no confirmation")
 	}
-	wantIn(t, screen(t, m), "Buy this hint? h-source (cost 15)", "y = yes, n = no")
+	wantIn(t, screen(t, m), "Buy the hint “Who sent the writes” for 15 points?", "y = yes, n = no")
 	press(t, m, runes("n"))
 	if m.pages[m.active].Capturing() || f.count() != 0 {
 		t.Fatal("n did not cancel")
@@ -585,7 +587,7 @@ func TestAppHints(t *testing.T) {
 	v.Hints[1].Released, v.Hints[1].Text = true, ptr(txt("Writes are function codes 5, 6, 15 and 16. Who sent them?", "書き込みは…"))
 	update(t, m, ViewMsg{View: v})
 	s = screen(t, m)
-	wantIn(t, s, "h-source (for source)  released", "Writes are function codes 5, 6, 15 and 16. Who sent them?", "Score 130")
+	wantIn(t, s, "Who sent the writes  released", "Writes are function codes 5, 6, 15 and 16. Who sent them?", "Score 130")
 	wantNotIn(t, s, "cost 15")
 	// An error from the server shows.
 	v.Hints = append(v.Hints, engine.HintView{ID: "h-extra", Cost: 5, Requestable: true})
@@ -820,11 +822,11 @@ func TestAppListChangesUnderTheCursor(t *testing.T) {
 	deliver(t, m, cmd)
 
 	press(t, m, runes("6"), keyDown, keyEnter)
-	wantIn(t, screen(t, m), "Buy this hint? h-source (cost 15)")
-	v.Hints = append([]engine.HintView{{ID: "h-gift", Cost: 0, Released: true, Text: ptr(txt("A gift from the instructor", "講師からのヒント"))}}, v.Hints...)
+	wantIn(t, screen(t, m), "Buy the hint “Who sent the writes” for 15 points?")
+	v.Hints = append([]engine.HintView{{ID: "h-gift", Title: txt("A gift", "贈り物"), Cost: 0, Released: true, Text: ptr(txt("A gift from the instructor", "講師からのヒント"))}}, v.Hints...)
 	update(t, m, ViewMsg{View: v})
 	s = screen(t, m)
-	wantIn(t, s, "Buy this hint? h-source (cost 15)", "▸ h-source")
+	wantIn(t, s, "Buy the hint “Who sent the writes” for 15 points?", "▸ Who sent the writes")
 	press(t, m, runes("y"))
 	if got := f.lastSent(t); got.Kind != "hint" || got.Data["hint"] != "h-source" {
 		t.Fatalf("sent %+v", got)
@@ -887,5 +889,76 @@ func TestEndedShowsFinalRanking(t *testing.T) {
 	}
 	if strings.Contains(strings.SplitN(screen, "\n", 2)[0], "残り") {
 		t.Errorf("in Japanese the header still counts down:\n%s", screen)
+	}
+}
+
+// Switching the language redraws every line, the results of answers and
+// actions too, and counts read naturally in both languages.
+func TestAppLanguageRedrawsResults(t *testing.T) {
+	m, f := newApp(t, "ja")
+	press(t, m, runes("4"))
+	wantIn(t, screen(t, m), "残り2回")
+
+	// A wrong answer in Japanese, read again in English and back.
+	f.reply = common.Reply{Data: []byte(`{"correct":false,"penalty":10,"attempts_left":1}`)}
+	deliver(t, m, press(t, m, keyEnter, runes("x"), keyEnter))
+	wantIn(t, screen(t, m), "不正解（−10）・残り1回")
+	press(t, m, runes("L"))
+	s := screen(t, m)
+	wantIn(t, s, "Wrong answer (−10) · 1 attempt left", "2 attempts left")
+	wantNotIn(t, s, "不正解", "残り")
+	press(t, m, runes("L"))
+	wantIn(t, screen(t, m), "不正解（−10）・残り1回")
+
+	// The last attempt used up.
+	f.reply = common.Reply{Data: []byte(`{"correct":false,"penalty":10,"attempts_left":0}`)}
+	deliver(t, m, press(t, m, keyEnter, runes("y"), keyEnter))
+	wantIn(t, screen(t, m), "不正解（−10）・回答回数がありません")
+
+	// The complaint: after switching back to English the answer line still
+	// said 正解！
+	f.reply = common.Reply{Data: []byte(`{"correct":true,"penalty":0,"attempts_left":1,"score":245}`)}
+	deliver(t, m, press(t, m, keyEnter, runes("4"), runes("0"), keyEnter))
+	wantIn(t, screen(t, m), "正解！")
+	press(t, m, runes("L"))
+	s = screen(t, m)
+	wantIn(t, s, "Correct!")
+	wantNotIn(t, s, "正解")
+
+	// An action's outcome, both ways.
+	f.reply = common.Reply{Data: []byte(`{"ok":true,"effects":[{"outcome":"blocked"}]}`)}
+	deliver(t, m, press(t, m, runes("5"), keyEnter, runes("y")))
+	wantIn(t, screen(t, m), "Action taken: blocked")
+	press(t, m, runes("L"))
+	s = screen(t, m)
+	wantIn(t, s, "対応を実行しました：遮断")
+	wantNotIn(t, s, "Action taken", "blocked")
+	// The header's time left reads as each language puts it.
+	wantIn(t, s, "残り 39:47")
+	press(t, m, runes("L"))
+	wantIn(t, screen(t, m), "39:47 left")
+}
+
+// One of something is singular in English.
+func TestCounts(t *testing.T) {
+	for _, tc := range []struct {
+		lang, key string
+		n         int
+		more      []any
+		want      string
+	}{
+		{"en", "attempts left", 1, nil, "1 attempt left"},
+		{"en", "attempts left", 2, nil, "2 attempts left"},
+		{"en", "attempts left", 0, nil, "0 attempts left"},
+		{"ja", "attempts left", 2, nil, "残り2回"},
+		{"en", "points", 1, nil, "1 point"},
+		{"ja", "points", 10, nil, "10点"},
+		{"en", "rows", 1, []any{1}, "1/1 row"},
+		{"en", "rows", 8, []any{3}, "3/8 rows"},
+		{"ja", "rows", 8, []any{3}, "3/8行"},
+	} {
+		if got := common.Count(tc.lang, tc.key, tc.n, tc.more...); got != tc.want {
+			t.Errorf("Count(%s, %q, %d) = %q, want %q", tc.lang, tc.key, tc.n, got, tc.want)
+		}
 	}
 }

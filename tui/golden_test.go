@@ -80,3 +80,8 @@ func TestGoldenEnded(t *testing.T) { goldenScreen(t, 80, 24, "en", ViewMsg{View:
 func TestGoldenReconnectingJapanese(t *testing.T) {
 	goldenScreen(t, 80, 24, "ja", runes("6"), ConnMsg{State: "reconnecting", Retry: 3200 * time.Millisecond})
 }
+
+// Hints by title, and buying one asks with its title and cost.
+func TestGoldenHintsConfirm(t *testing.T) {
+	goldenScreen(t, 80, 24, "en", runes("6"), keyDown, keyEnter)
+}

@@ -67,20 +67,41 @@ func TestTrafficPage(t *testing.T) {
 	wantIn(t, s, "7 Traffic", "PLC all", "source all", "FC all", "reads+writes", "8/8 rows",
 		"5:05.4 intake", "10.20.1.66:40123", "FC6 write reg", "0/1 =16384 level_sp",
 		"✗ illegal data address", "×1532 flood", "FC43 device id", "✗ no reply")
-	// The newest row is at the bottom, the column header on top.
-	body := bodyLines(s)
-	if !strings.Contains(body[1], "time") || !strings.Contains(body[1], "source") {
-		t.Errorf("no column header:\n%s", s)
+	// Newest first, as on the team page, under the column header; o puts
+	// the oldest first, and back.
+	newestFirst := func(s string) {
+		t.Helper()
+		body := bodyLines(s)
+		if !strings.Contains(body[1], "time▼") || !strings.Contains(body[1], "source") {
+			t.Errorf("no column header marked newest first:\n%s", s)
+		}
+		if !strings.Contains(body[2], "5:09.0") || !strings.Contains(body[2], "bypass") || !strings.Contains(body[9], "4:58.1") {
+			t.Errorf("the newest row is not first:\n%s", s)
+		}
 	}
+	newestFirst(s)
+	// The summary names the order where there is room (? lists the key).
+	update(t, m, tea.WindowSizeMsg{Width: 120, Height: 24})
+	wantIn(t, screen(t, m), "o newest first")
+	press(t, m, runes("o"))
+	wantIn(t, screen(t, m), "o oldest first")
+	update(t, m, tea.WindowSizeMsg{Width: 80, Height: 24})
+	s = screen(t, m)
+	if tr := trafficPage(t, m); !tr.OldestFirst() {
+		t.Fatal("o did not flip the order")
+	}
+	body := bodyLines(s)
 	last := ""
 	for _, l := range body {
 		if strings.TrimSpace(l) != "" {
 			last = l
 		}
 	}
-	if !strings.Contains(last, "5:09.0") || !strings.Contains(last, "bypass") {
-		t.Errorf("the newest row is not at the bottom: %q\n%s", last, s)
+	if !strings.Contains(body[1], "time▲") || !strings.Contains(body[2], "4:58.1") || !strings.Contains(last, "5:09.0") {
+		t.Errorf("oldest first: the oldest row is not first, the newest not last:\n%s", s)
 	}
+	press(t, m, runes("o"))
+	newestFirst(screen(t, m))
 	// Names, never: the page shows addresses, not who they are.
 	wantNotIn(t, s, "attacker")
 }
@@ -218,22 +239,35 @@ func TestTrafficMessages(t *testing.T) {
 		}
 	}
 
-	// Scrolled back, new rows don't move the view; c follows again.
+	// Scrolled back to older rows, new rows don't move the view, in
+	// either order; c follows again.
 	for i := range 60 {
 		update(t, m, TrafficMsg{Traffic: []engine.TrafficView{{ID: int64(100 + i), PLC: "intake", ClockMS: int64(320_000 + i*100),
 			Source: "10.10.2.5:50211", Unit: 1, Function: 4, Qty: 2, Count: 1}}})
 	}
-	screen(t, m)
-	press(t, m, runes("k"), runes("k"), runes("k"))
-	before := screen(t, m)
-	update(t, m, TrafficMsg{Traffic: []engine.TrafficView{{ID: 500, PLC: "intake", ClockMS: 400_000, Source: "10.99.0.1:1", Function: 6, Write: true, Count: 1}}})
-	after := screen(t, m)
-	if strings.Join(bodyLines(before)[2:], "\n") != strings.Join(bodyLines(after)[2:], "\n") {
-		t.Errorf("a new row moved the scrolled-back view:\n%s\n---\n%s", before, after)
+	for i, order := range []struct {
+		keys   string // scrolls back
+		flip   bool   // o first
+		source string
+	}{{"jjj", false, "10.99.0.1:1"}, {"kkk", true, "10.99.0.2:1"}} {
+		if order.flip {
+			press(t, m, runes("o"))
+		}
+		screen(t, m)
+		for _, k := range order.keys {
+			press(t, m, runes(string(k)))
+		}
+		before := screen(t, m)
+		update(t, m, TrafficMsg{Traffic: []engine.TrafficView{{ID: int64(500 + i), PLC: "intake", ClockMS: int64(400_000 + i), Source: order.source, Function: 6, Write: true, Count: 1}}})
+		after := screen(t, m)
+		if strings.Join(bodyLines(before)[2:], "\n") != strings.Join(bodyLines(after)[2:], "\n") {
+			t.Errorf("oldest first %v: a new row moved the scrolled-back view:\n%s\n---\n%s", order.flip, before, after)
+		}
+		wantNotIn(t, after, order.source)
+		press(t, m, runes("c"))
+		wantIn(t, screen(t, m), order.source)
 	}
-	wantNotIn(t, after, "10.99.0.1:1")
-	press(t, m, runes("c"))
-	wantIn(t, screen(t, m), "10.99.0.1:1")
+	press(t, m, runes("o"))
 
 	// The audit trail grows the same way.
 	update(t, m, TrafficMsg{Audit: []engine.AuditView{{ID: 9, PLC: "intake", ClockMS: 400_000, Kind: "refused", Source: "10.99.0.1:1", Detail: "refused 10.99.0.1:1: too many connections", Count: 1}}})
@@ -338,9 +372,9 @@ func TestTrafficHelp(t *testing.T) {
 	m, _ := newApp(t, "en")
 	update(t, m, tea.WindowSizeMsg{Width: 160, Height: 30})
 	press(t, m, runes("?"))
-	wantIn(t, screen(t, m), "cycle PLC", "cycle source", "cycle function", "writes only", "traffic/audit", "clear filters", "1-7")
+	wantIn(t, screen(t, m), "cycle PLC", "cycle source", "cycle function", "writes only", "traffic/audit", "clear filters", "o newest/oldest first", "1-7")
 	m.c.Lang = "ja"
-	wantIn(t, screen(t, m), "PLC切替", "フィルタ解除")
+	wantIn(t, screen(t, m), "PLC切替", "フィルタ解除", "新しい順/古い順")
 }
 
 func TestGoldenTraffic(t *testing.T) {

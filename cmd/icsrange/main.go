@@ -11,6 +11,8 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/icsrange/icsrange/internal/buildinfo"
 )
 
 func main() {
@@ -47,6 +49,7 @@ func (m *Main) commands() []command {
 		{"router", "a plant container's zone router: nftables from conduits + management API", (*Main).runRouter},
 		{"host", "a plant container's host agent: plays attacks from there on request", (*Main).runHost},
 		{"attack", "a Modbus attack from this shell: write, coil, scan, flood", (*Main).runAttack},
+		{"version", "the version, commit, build date and Go version of this binary", (*Main).runVersion},
 	}
 }
 
@@ -66,6 +69,10 @@ func (m *Main) Run(ctx context.Context, args []string) int {
 		if len(args) == 0 {
 			return 2
 		}
+		return 0
+	}
+	if args[0] == "--version" || args[0] == "-version" {
+		fmt.Fprintln(m.Stdout, buildinfo.Get())
 		return 0
 	}
 	for _, c := range m.commands() {
@@ -99,7 +106,7 @@ func (m *Main) usage(w io.Writer) {
 	for _, c := range m.commands() {
 		fmt.Fprintf(w, "  %-10s %s\n", c.name, c.usage)
 	}
-	fmt.Fprintf(w, "\nRun 'icsrange COMMAND -h' for a command's flags.\n")
+	fmt.Fprintf(w, "\nRun 'icsrange COMMAND -h' for a command's flags; 'icsrange --version' for the build.\n")
 }
 
 // newFlags makes a flag set that reports errors instead of exiting.

@@ -24,7 +24,9 @@ func TestMain(m *testing.M) {
 		panic(err)
 	}
 	binary = filepath.Join(dir, "icsrange")
-	build := exec.Command("go", "build", "-o", binary, ".")
+	// Stamped as `make release` stamps, so TestVersionStamped sees the
+	// linker's values come through.
+	build := exec.Command("go", "build", "-ldflags", testLDFlags, "-o", binary, ".")
 	build.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if out, err := build.CombinedOutput(); err != nil {
 		os.Stderr.Write(out)

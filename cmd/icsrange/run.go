@@ -7,7 +7,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -111,9 +110,9 @@ func (m *Main) runRun(ctx context.Context, args []string) error {
 		return usageErr("--backend terraform needs --tf-module DIR")
 	}
 	// Listen before provisioning so a busy port fails fast.
-	ln, err := net.Listen("tcp", o.Listen)
+	ln, err := listenScoreboard(o.Listen)
 	if err != nil {
-		return fmt.Errorf("scoreboard: %w", err)
+		return err
 	}
 	defer ln.Close()
 

@@ -7,6 +7,7 @@ import (
 	"html/template"
 	"io"
 	"math"
+	"strconv"
 	"strings"
 
 	"github.com/icsrange/icsrange/engine/scenario"
@@ -35,7 +36,18 @@ var labels = map[string][2]string{
 	"timeline":     {"Timeline", "タイムライン"},
 	"injects":      {"Injects and their effects", "インジェクトと効果"},
 	"answers":      {"Answers", "回答"},
-	"charts":       {"Process charts: truth (solid) and what the HMI showed (dashed)", "プロセスチャート：実値（実線）とHMI表示（破線）"},
+	"charts":       {"Process charts", "プロセスチャート"},
+	"truth":        {"truth (the plant)", "実値（プラント）"},
+	"hmi":          {"what the HMI showed", "HMI表示"},
+	"setpoint":     {"setpoint", "設定値"},
+	"limit":        {"alarm limit", "警報設定値"},
+	"gap":          {"HMI ≠ truth", "HMI表示≠実値"},
+	"smoothed":     {"noisy: the line is a 30 s moving average, the raw samples faint behind it", "ノイズ大：線は30秒移動平均、背景は生データ"},
+	"steady":       {"Steady values (they moved by sensor noise only)", "変化のなかった値（センサノイズのみ）"},
+	"value":        {"Value", "値"},
+	"mean":         {"Mean ± noise (σ)", "平均 ± ノイズ（σ）"},
+	"build":        {"icsrange", "icsrange"},
+	"made by":      {"Report written by", "報告書の作成"},
 	"diverged":     {"HMI and reality disagreed", "HMI表示と実際が食い違った"},
 	"scenario":     {"Scenario", "シナリオ"},
 	"duration":     {"Duration", "時間"},
@@ -96,6 +108,25 @@ var funcs = template.FuncMap{
 	"scoreChart": scoreChart,
 	"tagChart":   tagChart,
 	"color":      color,
+	"inc":        func(i int) int { return i + 1 },
+	"steady":     steadyText,
+}
+
+// steadyText is a steady value as "14.97 ± 0.64 m3/h": the noise to two
+// significant digits, the mean to as many decimals.
+func steadyText(c Chart) string {
+	if c.Steady == nil {
+		return ""
+	}
+	d := 0
+	if n := c.Steady.Noise; n > 0 {
+		d = max(0, 1-int(math.Floor(math.Log10(n))))
+	}
+	s := strconv.FormatFloat(c.Steady.Mean, 'f', d, 64)
+	if c.Steady.Noise > 0 {
+		s += " ± " + strconv.FormatFloat(c.Steady.Noise, 'f', d, 64)
+	}
+	return strings.TrimSpace(s + " " + c.Unit)
 }
 
 var tmpl = template.Must(template.New("report").Funcs(funcs).Parse(pageTemplate))
@@ -109,125 +140,3 @@ func (r *Report) WriteHTML(w io.Writer) error {
 var palette = []string{"#2563eb", "#dc2626", "#16a34a", "#9333ea", "#ea580c", "#0891b2", "#ca8a04", "#db2777", "#4b5563", "#65a30d"}
 
 func color(i int) string { return palette[i%len(palette)] }
-
-const (
-	chartW = 720.0
-	chartH = 220.0
-	padL   = 48.0
-	padR   = 12.0
-	padT   = 12.0
-	padB   = 28.0
-)
-
-// scoreChart draws every team's score as a step line over exercise time.
-func scoreChart(r *Report) template.HTML {
-	end := float64(max(r.Exercise.DurationMS, r.Exercise.ClockMS, 1))
-	lo, hi := 0.0, 1.0
-	for _, s := range r.Scores {
-		for _, p := range s.Points {
-			lo, hi = math.Min(lo, float64(p[1])), math.Max(hi, float64(p[1]))
-		}
-	}
-	hi += (hi - lo) * 0.05
-	x := func(ms float64) float64 { return padL + ms/end*(chartW-padL-padR) }
-	y := func(v float64) float64 { return padT + (hi-v)/(hi-lo)*(chartH-padT-padB) }
-	var b strings.Builder
-	fmt.Fprintf(&b, `<svg viewBox="0 0 %g %g" class="chart" role="img" aria-label="score over time">`, chartW, chartH)
-	axes(&b, lo, hi, end, x, y)
-	for i, s := range r.Scores {
-		var pts []string
-		prev := 0.0
-		for j, p := range s.Points {
-			if j > 0 {
-				pts = append(pts, fmt.Sprintf("%.1f,%.1f", x(float64(p[0])), y(prev)))
-			}
-			pts = append(pts, fmt.Sprintf("%.1f,%.1f", x(float64(p[0])), y(float64(p[1]))))
-			prev = float64(p[1])
-		}
-		pts = append(pts, fmt.Sprintf("%.1f,%.1f", x(float64(r.Exercise.ClockMS)), y(prev)))
-		fmt.Fprintf(&b, `<polyline fill="none" stroke="%s" stroke-width="2" points="%s"><title>%s</title></polyline>`,
-			color(i), strings.Join(pts, " "), html.EscapeString(s.Team))
-	}
-	b.WriteString(`</svg>`)
-	return template.HTML(b.String())
-}
-
-// tagChart draws one tag, truth against reported, with the team's injects
-// as markers.
-func tagChart(c Chart, injects []FiredInject, r *Report) template.HTML {
-	end := float64(max(r.Exercise.DurationMS, r.Exercise.ClockMS, 1))
-	lo, hi := math.Inf(1), math.Inf(-1)
-	for _, s := range c.Samples {
-		lo, hi = math.Min(lo, math.Min(s[1], s[2])), math.Max(hi, math.Max(s[1], s[2]))
-	}
-	if math.IsInf(lo, 0) {
-		lo, hi = c.Min, c.Max
-	}
-	// Zoom to the data with a margin, never finer than 2% of the range, so
-	// sensor noise reads as noise.
-	span := math.Max(hi-lo, (c.Max-c.Min)*0.02)
-	mid := (hi + lo) / 2
-	lo, hi = math.Max(c.Min, mid-span*0.6), math.Min(c.Max, mid+span*0.6)
-	if hi <= lo {
-		hi = lo + span
-	}
-	x := func(ms float64) float64 { return padL + ms/end*(chartW-padL-padR) }
-	y := func(v float64) float64 { return padT + (hi-v)/(hi-lo)*(chartH-padT-padB) }
-	var b strings.Builder
-	fmt.Fprintf(&b, `<svg viewBox="0 0 %g %g" class="chart" role="img" aria-label="%s.%s">`, chartW, chartH,
-		html.EscapeString(c.PLC), html.EscapeString(c.Tag))
-	axes(&b, lo, hi, end, x, y)
-	for _, in := range injects {
-		px := x(float64(in.ClockMS))
-		fmt.Fprintf(&b, `<line class="inject" x1="%.1f" x2="%.1f" y1="%g" y2="%g"/><text class="inject-label" x="%.1f" y="%g">%s</text>`,
-			px, px, padT, chartH-padB, px+2, padT+9, html.EscapeString(in.ID))
-	}
-	// In this order, so the output is deterministic and the dashed HMI line
-	// is drawn over the truth.
-	for k, class := range [...]string{1: "truth", 2: "reported"} {
-		if class == "" {
-			continue
-		}
-		var pts []string
-		for _, s := range c.Samples {
-			pts = append(pts, fmt.Sprintf("%.1f,%.1f", x(s[0]), y(s[k])))
-		}
-		fmt.Fprintf(&b, `<polyline class="%s" fill="none" points="%s"/>`, class, strings.Join(pts, " "))
-	}
-	b.WriteString(`</svg>`)
-	return template.HTML(b.String())
-}
-
-func axes(b *strings.Builder, lo, hi, end float64, x, y func(float64) float64) {
-	fmt.Fprintf(b, `<rect class="plot" x="%g" y="%g" width="%g" height="%g"/>`, padL, padT, chartW-padL-padR, chartH-padT-padB)
-	for i := range 5 {
-		v := lo + (hi-lo)*float64(i)/4
-		fmt.Fprintf(b, `<line class="grid" x1="%g" x2="%g" y1="%.1f" y2="%.1f"/><text class="axis" x="%g" y="%.1f" text-anchor="end">%s</text>`,
-			padL, chartW-padR, y(v), y(v), padL-4, y(v)+4, html.EscapeString(fmtAxis(v, hi-lo)))
-	}
-	step := niceStep(end / 6)
-	for t := 0.0; t <= end+1; t += step {
-		fmt.Fprintf(b, `<text class="axis" x="%.1f" y="%g" text-anchor="middle">%s</text>`, x(t), chartH-8, clock(int64(t)))
-	}
-}
-
-func fmtAxis(v, span float64) string {
-	switch {
-	case span >= 100:
-		return fmt.Sprintf("%.0f", v)
-	case span >= 1:
-		return fmt.Sprintf("%.1f", v)
-	}
-	return fmt.Sprintf("%.3f", v)
-}
-
-// niceStep rounds a time step (ms) to 1, 2, 5, 10, 15 or 30 minutes or
-// seconds.
-func niceStep(ms float64) float64 {
-	for _, s := range []float64{1e3, 5e3, 10e3, 30e3, 60e3, 120e3, 300e3, 600e3, 900e3, 1800e3, 3600e3} {
-		if ms <= s {
-			return s
-		}
-	}
-	return 7200e3
-}

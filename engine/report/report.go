@@ -15,6 +15,7 @@ import (
 	"github.com/icsrange/icsrange/engine"
 	"github.com/icsrange/icsrange/engine/scenario"
 	"github.com/icsrange/icsrange/engine/store"
+	"github.com/icsrange/icsrange/internal/buildinfo"
 	plantsim "github.com/icsrange/icsrange/plant-sim"
 )
 
@@ -23,7 +24,9 @@ const Version = 1
 
 // Report is the whole after-action report.
 type Report struct {
-	Version    int            `json:"version"`
+	Version int `json:"version"`
+	// Build is the icsrange build that made this report.
+	Build      buildinfo.Info `json:"build"`
 	Exercise   Exercise       `json:"exercise"`
 	Objectives []Objective    `json:"objectives"`
 	Injects    []Inject       `json:"injects"`
@@ -50,6 +53,9 @@ type Exercise struct {
 	Seed        uint64        `json:"seed"`
 	Backend     string        `json:"backend"`
 	Recoveries  int           `json:"recoveries"` // engine restarts
+	// Build is the icsrange build that created the exercise; absent in
+	// logs from before builds were recorded.
+	Build *buildinfo.Info `json:"build,omitempty"`
 }
 
 // Objective is an objective of the scenario.
@@ -159,6 +165,31 @@ type Chart struct {
 	// Diverged is true when what the HMI showed differed from the truth
 	// (a spoof, freeze or replay): the debrief's key chart.
 	Diverged bool `json:"diverged"`
+	// Lines are the setpoints and alarm limits that apply to this value,
+	// as they were (a write changes them).
+	Lines []Line `json:"lines,omitempty"`
+	// Steady is set when the value moved by no more than its sensor noise:
+	// the HTML lists it instead of drawing it. Smoothed is set when the
+	// noise is large against the movement: the HTML draws a moving
+	// average. docs/report.md ("Noise") defines both.
+	Steady   *Steady `json:"steady,omitempty"`
+	Smoothed bool    `json:"smoothed,omitempty"`
+}
+
+// Line is a setpoint or limit over time.
+type Line struct {
+	Tag   string `json:"tag"`
+	Class string `json:"class"` // setpoint or limit
+	Desc  string `json:"desc,omitempty"`
+	// Points are [clock_ms, value] at the first sample and at every change.
+	Points [][2]float64 `json:"points"`
+}
+
+// Steady is a value that only moved by noise: the truth's mean, and the
+// noise σ (of what the HMI showed: the truth has none).
+type Steady struct {
+	Mean  float64 `json:"mean"`
+	Noise float64 `json:"noise"`
 }
 
 // Build reads an exercise's log (and the scenario kept in it) and builds
@@ -173,9 +204,15 @@ func Build(ctx context.Context, st *store.Store) (*Report, error) {
 		return nil, fmt.Errorf("load the exercise's scenario: %w", err)
 	}
 	seed, _ := strconv.ParseUint(meta["seed"], 10, 64)
-	r := &Report{Version: Version, Counts: map[string]int{}}
+	r := &Report{Version: Version, Build: buildinfo.Get(), Counts: map[string]int{}}
 	r.Exercise = Exercise{ID: meta["exercise_id"], Scenario: sc.Spec.ID, Title: sc.Spec.Title, Description: sc.Spec.Description,
 		DurationMS: sc.Duration.Milliseconds(), Seed: seed, Backend: meta["backend"]}
+	if b := meta["build"]; b != "" {
+		var in buildinfo.Info
+		if err := json.Unmarshal([]byte(b), &in); err == nil {
+			r.Exercise.Build = &in
+		}
+	}
 	for _, o := range sc.Objectives {
 		r.Objectives = append(r.Objectives, Objective{ID: o.ID, Title: nameOr(o.Title, o.ID), Category: o.Category, Points: o.Points})
 	}
@@ -371,9 +408,30 @@ func addCharts(ctx context.Context, st *store.Store, sc *scenario.Scenario, team
 						break
 					}
 				}
+				for _, l := range m.Tags {
+					if l.Of != t.Name || l.Table != plantsim.HoldingRegister {
+						continue
+					}
+					if src := charts[key{name, p.ID, l.Name}]; src != nil {
+						c.Lines = append(c.Lines, Line{Tag: l.Name, Class: l.Class.String(), Desc: l.Desc, Points: steps(src.Samples)})
+					}
+				}
+				c.classify()
 				tm.Charts = append(tm.Charts, *c)
 			}
 		}
 	}
 	return nil
+}
+
+// steps keeps a setpoint's samples where it changed: the first, and each
+// that differs from the one before.
+func steps(samples [][3]float64) [][2]float64 {
+	var out [][2]float64
+	for i, s := range samples {
+		if i == 0 || s[1] != samples[i-1][1] {
+			out = append(out, [2]float64{s[0], s[1]})
+		}
+	}
+	return out
 }

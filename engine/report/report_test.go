@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"image/png"
+	"math"
 	"net/url"
 	"os"
 	"os/exec"
@@ -28,7 +29,10 @@ import (
 	"github.com/icsrange/icsrange/engine/store"
 )
 
-var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
+var (
+	update     = flag.Bool("update", false, "rewrite the golden files in testdata/")
+	updateDocs = flag.Bool("update-docs", false, "TestReportInBrowser: write the report's screenshots for docs/report.md into docs/")
+)
 
 // goldenScenario has one water-tank PLC and one breaker PLC, an attacker in
 // office IT with a Modbus path to the control zone, injects tagged with
@@ -220,6 +224,10 @@ var volatileJSON = map[string]string{
 	"exercise.created": "CREATED-TIME",
 	"exercise.started": "STARTED-TIME",
 	"exercise.ended":   "ENDED-TIME",
+	// The Go version and platform of the test binary, and the release
+	// stamp of a `make release` build.
+	"build":          "BUILD",
+	"exercise.build": "BUILD",
 }
 
 // normalizeJSON decodes a report's JSON, replaces the volatile fields that
@@ -263,6 +271,10 @@ func normalizeText(b []byte, r *report.Report) []byte {
 	s := string(b)
 	if r.Exercise.ID != "" {
 		s = strings.ReplaceAll(s, r.Exercise.ID, volatileJSON["exercise.id"])
+	}
+	s = strings.ReplaceAll(s, r.Build.String(), volatileJSON["build"])
+	if r.Exercise.Build != nil {
+		s = strings.ReplaceAll(s, r.Exercise.Build.String(), volatileJSON["exercise.build"])
 	}
 	from := 0
 	for _, f := range []struct {
@@ -511,6 +523,55 @@ func checkFacts(t *testing.T, raw []byte) {
 			}
 		}
 	}
+	// Setpoints and limits come with the value they apply to, as they
+	// were: team b's level setpoint was written to 3.6 by the tamper inject
+	// at 3:00; team a, cut off at 2:00, kept 2.5.
+	chartOf := func(tm report.Team, plc, tag string) report.Chart {
+		for _, c := range tm.Charts {
+			if c.PLC == plc && c.Tag == tag {
+				return c
+			}
+		}
+		t.Fatalf("team %s has no chart %s.%s", tm.Name, plc, tag)
+		return report.Chart{}
+	}
+	lines := func(c report.Chart) map[string]string {
+		m := map[string]string{}
+		for _, l := range c.Lines {
+			m[l.Tag] = fmt.Sprintf("%s %v", l.Class, l.Points)
+		}
+		return m
+	}
+	bl, al := lines(chartOf(b, "tank", "level")), lines(chartOf(a, "tank", "level"))
+	for _, l := range chartOf(b, "tank", "level").Lines {
+		if l.Tag == "level_sp" && (len(l.Points) != 2 || l.Points[0] != [2]float64{2000, 2.5} ||
+			l.Points[1][0] < 180000 || l.Points[1][0] > 184000 || math.Abs(l.Points[1][1]-3.6) > 0.001) {
+			t.Errorf("team b's level setpoint: %v, want 2.5 and 3.6 from 3:00", l.Points)
+		}
+	}
+	if bl["level_sp"] == "" {
+		t.Errorf("team b's level has no setpoint line: %v", bl)
+	}
+	if got := al["level_sp"]; got != "setpoint [[2000 2.5]]" {
+		t.Errorf("team a's level setpoint: %s", got)
+	}
+	for _, k := range []string{"alarm_ll", "alarm_l", "alarm_h", "alarm_hh"} {
+		if !strings.HasPrefix(bl[k], "limit [[2000 ") {
+			t.Errorf("team b's level has no %s line: %v", k, bl)
+		}
+	}
+	if got := lines(chartOf(a, "feeder", "current")); len(got) != 2 || got["pickup_a"] != "limit [[2000 600]]" || got["alarm_a"] != "limit [[2000 500]]" {
+		t.Errorf("feeder current lines: %v", got)
+	}
+	// Nothing moved team a's level or outflow but noise; team b's frozen
+	// level is drawn.
+	if c := chartOf(a, "tank", "outflow"); c.Steady == nil || c.Steady.Mean != 15 {
+		t.Errorf("team a's outflow (pumps at 15 m3/h all along): steady %+v", c.Steady)
+	}
+	if c := chartOf(b, "tank", "level"); c.Steady != nil {
+		t.Errorf("team b's level was left out as steady")
+	}
+
 	// The timeline ends with the end of the exercise and its score.
 	for _, tm := range []report.Team{a, b} {
 		if len(tm.Timeline) == 0 || tm.Timeline[len(tm.Timeline)-1].Score != tm.Score {
@@ -740,6 +801,31 @@ func TestReportInBrowser(t *testing.T) {
 		t.Errorf("full-page screenshot is %v: the page should be long (two teams' debriefs)", b)
 	}
 	t.Logf("screenshot: %s (%v)", pngPath, img.Bounds())
+	// Charts are drawn for every team, numbered inject markers with them.
+	if n, err := chromedp.Run(tab, chromedp.Evaluate[int](`document.querySelectorAll('[data-testid="chart"] svg').length`)); err != nil || n == 0 {
+		t.Errorf("%d process charts drawn (%v)", n, err)
+	}
+	if n, err := chromedp.Run(tab, chromedp.Evaluate[int](`document.querySelectorAll('[data-testid="chart"] .marker').length`)); err != nil || n == 0 {
+		t.Errorf("%d inject markers drawn (%v)", n, err)
+	}
+	if *updateDocs {
+		// The top of the report at a laptop's window, and the team whose
+		// HMI was frozen: its process charts.
+		docs := map[string]chromedp.Action[[]byte]{
+			"report-summary.png": chromedp.CaptureScreenshot(),
+			"report-charts.png":  chromedp.Screenshot(chromedp.CSS(`#team-b [data-testid="charts"]`)),
+		}
+		for name, a := range docs {
+			shot, err := chromedp.Run(tab, a)
+			if err != nil {
+				t.Fatalf("%s: %v", name, err)
+			}
+			if err := os.WriteFile(filepath.Join("..", "..", "docs", name), shot, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			t.Logf("wrote docs/%s (%d bytes)", name, len(shot))
+		}
+	}
 
 	// Switch to Japanese: the Japanese title shows, the English one hides.
 	if err := chromedp.Do(tab, chromedp.Click(chromedp.CSS(`#lang-ja`)),

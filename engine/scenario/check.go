@@ -445,7 +445,10 @@ func (l *loader) checkHints(s *Spec, sc *Scenario, ids map[string]map[string]boo
 		if h.Text.IsZero() && l.decoded(path) {
 			l.at(path+".text", "hint %q needs text", h.ID)
 		}
-		hh := &Hint{ID: h.ID, For: h.For, Cost: h.Cost, Text: h.Text, Requestable: h.Request == nil || *h.Request}
+		hh := &Hint{ID: h.ID, Title: h.Title, For: h.For, Cost: h.Cost, Text: h.Text, Requestable: h.Request == nil || *h.Request}
+		if hh.Title.IsZero() {
+			hh.Title = hintTitle(s, h, i)
+		}
 		if h.At != nil {
 			hh.At, hh.HasAt = h.At.D(), true
 			if hh.At > sc.Duration && sc.Duration > 0 {
@@ -455,6 +458,33 @@ func (l *loader) checkHints(s *Spec, sc *Scenario, ids map[string]map[string]boo
 		sc.Hints = append(sc.Hints, hh)
 		sc.hint[h.ID] = hh
 	}
+}
+
+// hintTitle names a hint without a title of its own by what it helps
+// with, so teams choose among hints by subject rather than by id.
+func hintTitle(s *Spec, h HintSpec, i int) Text {
+	var about Text
+	for _, q := range s.Questions {
+		if q.ID == h.For {
+			about = q.Prompt
+		}
+	}
+	for _, o := range s.Objectives {
+		if o.ID == h.For {
+			about = o.Title
+			if about.IsZero() {
+				about = Text{En: o.ID}
+			}
+		}
+	}
+	if about.IsZero() {
+		return Text{En: fmt.Sprintf("Hint %d", i+1), Ja: fmt.Sprintf("ヒント%d", i+1)}
+	}
+	t := Text{En: "Hint: " + about.In("en")}
+	if about.Ja != "" {
+		t.Ja = "ヒント：" + about.Ja
+	}
+	return t
 }
 
 func (l *loader) checkObjectives(s *Spec, sc *Scenario, rc *ruleCompiler) {

@@ -347,6 +347,7 @@ type questionSummary struct {
 
 type hintSummary struct {
 	ID          string `json:"id"`
+	Title       Text   `json:"title"`
 	For         string `json:"for,omitempty"`
 	Cost        int    `json:"cost"`
 	Text        Text   `json:"text"`
@@ -474,7 +475,7 @@ func summarize(t *testing.T, sc *Scenario) summary {
 		if got, ok := sc.Hint(h.ID); !ok || got != h {
 			t.Errorf("Hint(%q) does not return the hint", h.ID)
 		}
-		s.Hints = append(s.Hints, hintSummary{ID: h.ID, For: h.For, Cost: h.Cost, Text: h.Text,
+		s.Hints = append(s.Hints, hintSummary{ID: h.ID, Title: h.Title, For: h.For, Cost: h.Cost, Text: h.Text,
 			At: dur(h.At, h.HasAt), HasAt: h.HasAt, Requestable: h.Requestable})
 	}
 	for _, o := range sc.Objectives {

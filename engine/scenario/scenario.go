@@ -100,6 +100,7 @@ func (q *Question) Check(answer string) bool { return q.match(answer) }
 // Hint is a compiled hint.
 type Hint struct {
 	ID          string
+	Title       Text // never empty: the spec's, or made from what it is for
 	For         string
 	Cost        int
 	Text        Text

@@ -195,6 +195,10 @@ type MatcherSpec struct {
 type HintSpec struct {
 	// Hint id.
 	ID string `yaml:"id"`
+	// What the hint is about, shown before it is bought ("Which register
+	// to read"); default: the question's prompt or objective's title it is
+	// for. Never give the answer away here.
+	Title Text `yaml:"title,omitempty"`
 	// The question or objective the hint helps with.
 	For string `yaml:"for,omitempty"`
 	// Points a team pays when it requests the hint.

@@ -104,7 +104,7 @@
       return { key: i.id, value: i.id, label: (tx(i.name) || i.id) + ' [' + i.id + '] — ' + when + (f ? ' (' + f + '/' + nTeams + ')' : '') };
     }));
     options($('#hint-id'), (view.hints || []).map((h) => ({ key: h.id, value: h.id,
-      label: h.id + (h.for ? ' → ' + h.for : '') + (h.cost ? ' (' + h.cost + ')' : '') })));
+      label: (h.title ? tx(h.title) + ' [' + h.id + ']' : h.id) + (h.for ? ' → ' + h.for : '') + (h.cost ? ' (' + h.cost + ')' : '') })));
     const hp = (view.hints || []).find((h) => h.id === $('#hint-id').value);
     $('#hint-preview').hidden = !hp;
     setText($('#hint-preview'), hp ? tx(hp.text) : '');

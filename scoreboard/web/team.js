@@ -394,7 +394,7 @@
 
   function updateHint(card, h) {
     const target = hintTarget(h.for);
-    setText(card.querySelector('.hfor'), target ? t('team.h.for', { q: target }) : h.id);
+    setText(card.querySelector('.hfor'), h.title ? tx(h.title) : (target ? t('team.h.for', { q: target }) : h.id));
     setText(card.querySelector('.hcost'), h.released ? t('team.h.released') : (h.requestable ? (h.cost ? t('team.h.cost', { c: h.cost }) : t('team.a.free')) : t('team.h.locked')));
     const text = h.text || hintTexts.get(h.id);
     const released = !!(h.released || text);

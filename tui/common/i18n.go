@@ -1,7 +1,10 @@
 package common
 
-// strings holds every UI string in English and Japanese. Scenario texts
-// carry their own translations.
+import "fmt"
+
+// uiStrings holds every UI string in English and Japanese. Scenario texts
+// carry their own translations. A string with verbs is a format for
+// Common.F; one whose words depend on a number is in counts.
 var uiStrings = map[string][2]string{
 	"plant":          {"Plant", "プラント"},
 	"feed":           {"Feed", "フィード"},
@@ -13,7 +16,7 @@ var uiStrings = map[string][2]string{
 	"team":           {"Team", "チーム"},
 	"score":          {"Score", "得点"},
 	"rank":           {"Rank", "順位"},
-	"left":           {"left", "残り"},
+	"time left":      {"%s left", "残り %s"},
 	"created":        {"waiting to start", "開始待ち"},
 	"running":        {"running", "実施中"},
 	"paused":         {"PAUSED", "一時停止中"},
@@ -33,23 +36,24 @@ var uiStrings = map[string][2]string{
 	"failed":         {"failed", "失敗"},
 	"points":         {"pts", "点"},
 	"answered":       {"answered", "回答済み"},
-	"attempts left":  {"attempts left", "残り回答回数"},
-	"penalty":        {"wrong answer costs", "誤答の減点"},
+	"penalty":        {"a wrong answer costs %s", "誤答は%sの減点"},
 	"answer prompt":  {"Your answer (enter to submit, esc to cancel):", "回答を入力（Enterで送信、Escで取消）："},
 	"correct":        {"Correct!", "正解！"},
-	"wrong":          {"Wrong answer", "不正解"},
+	"wrong":          {"Wrong answer (−%d) · %s", "不正解（−%d）・%s"},
 	"no attempts":    {"no attempts left", "回答回数がありません"},
-	"cost":           {"cost", "コスト"},
+	"cost":           {"cost %d", "コスト %d"},
 	"confirm action": {"Take this action?", "この対応を実行しますか？"},
-	"confirm hint":   {"Buy this hint?", "このヒントを購入しますか？"},
+	"confirm hint":   {"Buy the hint “%s” for %d points?", "ヒント「%s」を%d点で購入しますか？"},
 	"yes no":         {"y = yes, n = no", "y = はい、n = いいえ"},
 	"ready":          {"ready", "実行可能"},
 	"used":           {"used", "実施済み"},
-	"ready in":       {"ready in", "再実行まで"},
+	"ready in":       {"ready in %s", "あと%sで再実行可"},
 	"action done":    {"Action taken", "対応を実行しました"},
+	"action outcome": {"Action taken: %s", "対応を実行しました：%s"},
+	"ok":             {"ok", "成功"},
 	"blocked":        {"blocked", "遮断"},
+	"error":          {"error", "エラー"},
 	"released":       {"released", "公開済み"},
-	"for":            {"for", "対象"},
 	"no questions":   {"No questions yet.", "設問はまだありません。"},
 	"no actions":     {"No actions in this scenario.", "このシナリオに対応はありません。"},
 	"no hints":       {"No hints available.", "利用できるヒントはありません。"},
@@ -62,20 +66,20 @@ var uiStrings = map[string][2]string{
 	"commands":       {"Modes and commands", "モード・指令"},
 	"lang":           {"English", "日本語"},
 	// The traffic page and the plant page's traffic indicators.
-	"traffic":          {"Traffic", "通信"},
-	"audit":            {"audit", "監査ログ"},
-	"traffic log":      {"traffic", "通信ログ"},
-	"no traffic":       {"No Modbus traffic yet.", "Modbus通信はまだありません。"},
-	"no audit":         {"No audit entries yet.", "監査ログはまだありません。"},
-	"no match":         {"Nothing matches the filters (c clears them).", "フィルタに一致する行はありません（cで解除）。"},
-	"all":              {"all", "すべて"},
-	"filter plc":       {"PLC", "PLC"},
-	"filter source":    {"source", "送信元"},
-	"filter fc":        {"FC", "FC"},
-	"filter writes":    {"writes only", "書込のみ"},
-	"filter all reqs":  {"reads+writes", "読み書き"},
-	"filter clear":     {"clear", "解除"},
-	"rows":             {"rows", "行"},
+	"traffic":         {"Traffic", "通信"},
+	"audit":           {"audit", "監査ログ"},
+	"traffic log":     {"traffic", "通信ログ"},
+	"no traffic":      {"No Modbus traffic yet.", "Modbus通信はまだありません。"},
+	"no audit":        {"No audit entries yet.", "監査ログはまだありません。"},
+	"no match":        {"Nothing matches the filters (c clears them).", "フィルタに一致する行はありません（cで解除）。"},
+	"all":             {"all", "すべて"},
+	"filter plc":      {"PLC", "PLC"},
+	"filter source":   {"source", "送信元"},
+	"filter fc":       {"FC", "FC"},
+	"filter writes":   {"writes only", "書込のみ"},
+	"filter all reqs": {"reads+writes", "読み書き"},
+	"filter clear":    {"clear", "解除"},
+
 	"writes/min":       {"writes/min", "書込/分"},
 	"new talker":       {"new talker", "新規通信元"},
 	"flood":            {"flood", "大量"},
@@ -134,29 +138,41 @@ var uiStrings = map[string][2]string{
 	"kind bypass":      {"bypass", "バイパス"},
 	"kind fault":       {"fault", "故障"},
 	// Key help (KeyMap.In).
-	"key next page":      {"next page", "次のページ"},
-	"key previous page":  {"previous page", "前のページ"},
-	"key go to page":     {"go to page", "ページへ移動"},
-	"key up":             {"up", "上へ"},
-	"key down":           {"down", "下へ"},
-	"key select":         {"select", "選択"},
-	"key cancel":         {"cancel", "取消"},
-	"key yes":            {"yes", "はい"},
-	"key no":             {"no", "いいえ"},
-	"key help":           {"help", "ヘルプ"},
-	"key quit":           {"quit", "終了"},
-	"key page up":        {"page up", "前ページ"},
-	"key page down":      {"page down", "次ページ"},
-	"key cycle PLC":      {"cycle PLC", "PLC切替"},
-	"key cycle source":   {"cycle source", "送信元切替"},
-	"key cycle function": {"cycle function", "FC切替"},
-	"key writes only":    {"writes only", "書込のみ"},
-	"key traffic/audit":  {"traffic/audit", "通信/監査"},
-	"key clear filters":  {"clear filters", "フィルタ解除"},
+	"key next page":           {"next page", "次のページ"},
+	"key previous page":       {"previous page", "前のページ"},
+	"key go to page":          {"go to page", "ページへ移動"},
+	"key up":                  {"up", "上へ"},
+	"key down":                {"down", "下へ"},
+	"key select":              {"select", "選択"},
+	"key cancel":              {"cancel", "取消"},
+	"key yes":                 {"yes", "はい"},
+	"key no":                  {"no", "いいえ"},
+	"key help":                {"help", "ヘルプ"},
+	"key quit":                {"quit", "終了"},
+	"key page up":             {"page up", "前ページ"},
+	"key page down":           {"page down", "次ページ"},
+	"key cycle PLC":           {"cycle PLC", "PLC切替"},
+	"key cycle source":        {"cycle source", "送信元切替"},
+	"key cycle function":      {"cycle function", "FC切替"},
+	"key writes only":         {"writes only", "書込のみ"},
+	"key traffic/audit":       {"traffic/audit", "通信/監査"},
+	"key clear filters":       {"clear filters", "フィルタ解除"},
+	"key newest/oldest first": {"newest/oldest first", "新しい順/古い順"},
+	"newest first":            {"newest first", "新しい順"},
+	"oldest first":            {"oldest first", "古い順"},
+}
+
+// counts are the UI strings that hold a number: English's singular and
+// plural (CLDR: "one" is exactly 1), and Japanese, which has one form.
+var counts = map[string][3]string{
+	"attempts left": {"%d attempt left", "%d attempts left", "残り%d回"},
+	"points":        {"%d point", "%d points", "%d点"},
+	// shown/total rows, worded by the total.
+	"rows": {"%[2]d/%[1]d row", "%[2]d/%[1]d rows", "%[2]d/%[1]d行"},
 }
 
 // Translate returns the UI string in lang ("en" or "ja"); unknown keys are
-// returned as they are.
+// returned as they are (ids, and words from the server).
 func Translate(lang, key string) string {
 	s, ok := uiStrings[key]
 	if !ok {
@@ -166,4 +182,21 @@ func Translate(lang, key string) string {
 		return s[1]
 	}
 	return s[0]
+}
+
+// Count words n of something in lang: "1 attempt left", "2 attempts left",
+// "残り2回". More numbers for the format may follow n.
+func Count(lang, key string, n int, more ...any) string {
+	f, ok := counts[key]
+	if !ok {
+		return fmt.Sprint(n, " ", key)
+	}
+	form := f[1]
+	switch {
+	case lang == "ja":
+		form = f[2]
+	case n == 1:
+		form = f[0]
+	}
+	return fmt.Sprintf(form, append([]any{n}, more...)...)
 }

@@ -25,6 +25,7 @@ type KeyMap struct {
 	WritesOnly   key.Binding
 	AuditView    key.Binding
 	ClearFilters key.Binding
+	Order        key.Binding
 }
 
 // DefaultKeys are the bindings.
@@ -52,6 +53,7 @@ func DefaultKeys() KeyMap {
 		WritesOnly:   key.NewBinding(key.WithKeys("w"), key.WithHelp("w", "writes only")),
 		AuditView:    key.NewBinding(key.WithKeys("a"), key.WithHelp("a", "traffic/audit")),
 		ClearFilters: key.NewBinding(key.WithKeys("c"), key.WithHelp("c", "clear filters")),
+		Order:        key.NewBinding(key.WithKeys("o"), key.WithHelp("o", "newest/oldest first")),
 	}
 }
 
@@ -63,7 +65,7 @@ func (k KeyMap) FullHelp() [][]key.Binding {
 		{k.Select, k.Back, k.Yes, k.No},
 		// The traffic page's keys go under the last column: a fifth
 		// would not fit 80 columns.
-		{k.Lang, k.Help, k.Quit, k.FilterPLC, k.FilterSource, k.FilterFC, k.WritesOnly, k.AuditView, k.ClearFilters},
+		{k.Lang, k.Help, k.Quit, k.FilterPLC, k.FilterSource, k.FilterFC, k.WritesOnly, k.AuditView, k.ClearFilters, k.Order},
 	}
 }
 
@@ -80,7 +82,7 @@ func (k KeyMap) In(lang string) KeyMap {
 	}
 	for _, b := range []*key.Binding{&k.NextTab, &k.PrevTab, &k.Tab1, &k.Up, &k.Down, &k.Select, &k.Back,
 		&k.Yes, &k.No, &k.Lang, &k.Help, &k.Quit, &k.PgUp, &k.PgDown,
-		&k.FilterPLC, &k.FilterSource, &k.FilterFC, &k.WritesOnly, &k.AuditView, &k.ClearFilters} {
+		&k.FilterPLC, &k.FilterSource, &k.FilterFC, &k.WritesOnly, &k.AuditView, &k.ClearFilters, &k.Order} {
 		h := b.Help()
 		if t := Translate(lang, "key "+h.Desc); t != "key "+h.Desc {
 			b.SetHelp(h.Key, t)

@@ -2,7 +2,6 @@ package pages
 
 import (
 	"encoding/json"
-	"fmt"
 	"strings"
 	"time"
 
@@ -19,7 +18,7 @@ type Actions struct {
 	c          *common.Common
 	cur        components.Cursor
 	confirming bool
-	result     string
+	result     common.Note
 	busy       bool
 }
 
@@ -47,26 +46,25 @@ func (a *Actions) Update(msg tea.Msg) (Page, tea.Cmd) {
 		}
 		a.busy = false
 		if m.Err != nil {
-			a.result = c.Styles.Bad.Render(m.Err.Error())
+			a.result = common.Note{Level: "bad", Text: m.Err.Error()}
 			return a, nil
 		}
 		var r struct {
 			Effects []struct{ Outcome string } `json:"effects"`
 		}
 		json.Unmarshal(m.Data, &r)
-		res := c.Styles.Good.Render(c.T("action done"))
+		a.result = common.Note{Level: "good", Key: "action done"}
 		for _, e := range r.Effects {
 			if e.Outcome != "ok" {
-				res = c.Styles.Alert.Render(c.T("action done") + ": " + e.Outcome)
+				a.result = common.Note{Level: "alert", Key: "action outcome", Args: []any{common.Word(e.Outcome)}}
 			}
 		}
-		a.result = res
 	case tea.KeyMsg:
 		if a.confirming {
 			switch {
 			case key.Matches(m, c.Keys.Yes):
 				a.confirming, a.busy = false, true
-				a.result = c.Styles.Muted.Render("…")
+				a.result = common.Note{Level: "muted", Text: "…"}
 				return a, c.Send("action", map[string]string{"action": as[a.cur.Index].ID})
 			case key.Matches(m, c.Keys.No):
 				a.confirming = false
@@ -80,7 +78,7 @@ func (a *Actions) Update(msg tea.Msg) (Page, tea.Cmd) {
 			a.cur.Move(1, len(as), BodyHeight(c)-6)
 		case key.Matches(m, c.Keys.Select):
 			if len(as) > 0 && as[a.cur.Index].Ready && !a.busy {
-				a.confirming, a.result = true, ""
+				a.confirming, a.result = true, common.Note{}
 			}
 		}
 	}
@@ -105,13 +103,13 @@ func (a *Actions) View() string {
 		state := s.Good.Render(c.T("ready"))
 		switch {
 		case !it.Ready && it.ReadyInMS > 0:
-			state = s.Muted.Render(fmt.Sprintf("%s %v", c.T("ready in"), (time.Duration(it.ReadyInMS) * time.Millisecond).Round(time.Second)))
+			state = s.Muted.Render(c.F("ready in", (time.Duration(it.ReadyInMS) * time.Millisecond).Round(time.Second)))
 		case !it.Ready:
 			state = s.Muted.Render(c.T("used"))
 		}
 		cost := ""
 		if it.Cost > 0 {
-			cost = s.Alert.Render(fmt.Sprintf(" (%s %d)", c.T("cost"), it.Cost))
+			cost = s.Alert.Render(" (" + c.F("cost", it.Cost) + ")")
 		}
 		rows = append(rows, mark+truncate(text(c, it.Title), max(10, c.Width-30))+cost+"  "+state)
 	}
@@ -126,12 +124,12 @@ func (a *Actions) View() string {
 	if a.confirming {
 		msg := c.T("confirm action") + " " + text(c, sel.Title)
 		if sel.Cost > 0 {
-			msg += fmt.Sprintf(" (%s %d)", c.T("cost"), sel.Cost)
+			msg += " (" + c.F("cost", sel.Cost) + ")"
 		}
 		out = append(out, s.Dialog.Render(msg+"\n"+c.T("yes no")))
 	}
-	if a.result != "" {
-		out = append(out, a.result)
+	if r := c.Note(a.result); r != "" {
+		out = append(out, r)
 	}
 	return strings.Join(out, "\n")
 }

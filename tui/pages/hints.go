@@ -1,11 +1,11 @@
 package pages
 
 import (
-	"fmt"
 	"strings"
 
 	"github.com/charmbracelet/bubbles/key"
 	tea "github.com/charmbracelet/bubbletea"
+	"github.com/charmbracelet/lipgloss"
 
 	"github.com/icsrange/icsrange/engine"
 	"github.com/icsrange/icsrange/tui/common"
@@ -18,7 +18,7 @@ type Hints struct {
 	cur        components.Cursor
 	confirming bool
 	asking     string // the hint being confirmed
-	result     string
+	result     common.Note
 }
 
 // NewHints makes the hints page.
@@ -41,9 +41,9 @@ func (h *Hints) Update(msg tea.Msg) (Page, tea.Cmd) {
 	switch m := msg.(type) {
 	case common.Reply:
 		if m.Kind == "hint" {
-			h.result = ""
+			h.result = common.Note{}
 			if m.Err != nil {
-				h.result = c.Styles.Bad.Render(m.Err.Error())
+				h.result = common.Note{Level: "bad", Text: m.Err.Error()}
 			}
 		}
 	case tea.KeyMsg:
@@ -51,7 +51,7 @@ func (h *Hints) Update(msg tea.Msg) (Page, tea.Cmd) {
 			switch {
 			case key.Matches(m, c.Keys.Yes):
 				h.confirming = false
-				h.result = c.Styles.Muted.Render("…")
+				h.result = common.Note{Level: "muted", Text: "…"}
 				return h, c.Send("hint", map[string]string{"hint": h.asking})
 			case key.Matches(m, c.Keys.No):
 				h.confirming = false
@@ -65,7 +65,7 @@ func (h *Hints) Update(msg tea.Msg) (Page, tea.Cmd) {
 			h.cur.Move(1, len(hs), 1)
 		case key.Matches(m, c.Keys.Select):
 			if len(hs) > 0 && !hs[h.cur.Index].Released && hs[h.cur.Index].Requestable {
-				h.confirming, h.asking, h.result = true, hs[h.cur.Index].ID, ""
+				h.confirming, h.asking, h.result = true, hs[h.cur.Index].ID, common.Note{}
 			}
 		}
 	}
@@ -95,15 +95,11 @@ func (h *Hints) View() string {
 		if i == h.cur.Index {
 			mark = s.Selected.Render("▸ ")
 		}
-		label := it.ID
-		if it.For != "" {
-			label += s.Muted.Render(fmt.Sprintf(" (%s %s)", c.T("for"), it.For))
-		}
-		state := s.Alert.Render(fmt.Sprintf("%s %d", c.T("cost"), it.Cost))
+		state := s.Alert.Render(c.F("cost", it.Cost))
 		if it.Released {
 			state = s.Good.Render(c.T("released"))
 		}
-		out = append(out, mark+label+"  "+state)
+		out = append(out, mark+truncate(hintTitle(c, it), max(10, c.Width-lipgloss.Width(state)-6))+"  "+state)
 		if it.Released && it.Text != nil {
 			for _, l := range wrap(text(c, *it.Text), c.Width-6) {
 				out = append(out, "    "+l)
@@ -112,10 +108,10 @@ func (h *Hints) View() string {
 	}
 	if h.confirming {
 		sel := hs[h.cur.Index]
-		out = append(out, s.Dialog.Render(fmt.Sprintf("%s %s (%s %d)\n%s", c.T("confirm hint"), sel.ID, c.T("cost"), sel.Cost, c.T("yes no"))))
+		out = append(out, s.Dialog.Render(c.F("confirm hint", hintTitle(c, sel), sel.Cost)+"\n"+c.T("yes no")))
 	}
-	if h.result != "" {
-		out = append(out, h.result)
+	if r := c.Note(h.result); r != "" {
+		out = append(out, r)
 	}
 	body := BodyHeight(c)
 	if len(out) > body {
@@ -123,4 +119,13 @@ func (h *Hints) View() string {
 		out = out[len(out)-body:]
 	}
 	return strings.Join(out, "\n")
+}
+
+// hintTitle is what a hint is about; the id for a server too old to send
+// titles.
+func hintTitle(c *common.Common, h engine.HintView) string {
+	if t := text(c, h.Title); t != "" {
+		return t
+	}
+	return h.ID
 }

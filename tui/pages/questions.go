@@ -2,7 +2,6 @@ package pages
 
 import (
 	"encoding/json"
-	"fmt"
 	"strings"
 
 	"github.com/charmbracelet/bubbles/key"
@@ -21,7 +20,7 @@ type Questions struct {
 	input    textinput.Model
 	typing   bool
 	asking   string // question id being answered
-	feedback string
+	feedback common.Note
 	busy     bool
 }
 
@@ -54,15 +53,18 @@ func (q *Questions) Update(msg tea.Msg) (Page, tea.Cmd) {
 		}
 		q.busy = false
 		if m.Err != nil {
-			q.feedback = c.Styles.Bad.Render(m.Err.Error())
+			q.feedback = common.Note{Level: "bad", Text: m.Err.Error()}
 			return q, nil
 		}
 		var r engine.AnswerResult
 		json.Unmarshal(m.Data, &r)
-		if r.Correct {
-			q.feedback = c.Styles.Good.Render(c.T("correct"))
-		} else {
-			q.feedback = c.Styles.Bad.Render(fmt.Sprintf("%s (−%d) · %d %s", c.T("wrong"), r.Penalty, r.AttemptsLeft, c.T("attempts left")))
+		switch {
+		case r.Correct:
+			q.feedback = common.Note{Level: "good", Key: "correct"}
+		case r.AttemptsLeft > 0:
+			q.feedback = common.Note{Level: "bad", Key: "wrong", Args: []any{r.Penalty, common.N{Key: "attempts left", N: r.AttemptsLeft}}}
+		default:
+			q.feedback = common.Note{Level: "bad", Key: "wrong", Args: []any{r.Penalty, common.Word("no attempts")}}
 		}
 		return q, nil
 	case tea.KeyMsg:
@@ -79,7 +81,7 @@ func (q *Questions) Update(msg tea.Msg) (Page, tea.Cmd) {
 				}
 				q.typing, q.busy = false, true
 				q.input.Blur()
-				q.feedback = c.Styles.Muted.Render("…")
+				q.feedback = common.Note{Level: "muted", Text: "…"}
 				return q, c.Send("answer", map[string]string{"question": q.asking, "answer": ans})
 			}
 			var cmd tea.Cmd
@@ -98,11 +100,11 @@ func (q *Questions) Update(msg tea.Msg) (Page, tea.Cmd) {
 			sel := qs[q.cur.Index]
 			switch {
 			case sel.Answered:
-				q.feedback = c.Styles.Muted.Render(c.T("answered"))
+				q.feedback = common.Note{Level: "muted", Key: "answered"}
 			case sel.AttemptsLeft <= 0:
-				q.feedback = c.Styles.Bad.Render(c.T("no attempts"))
+				q.feedback = common.Note{Level: "bad", Key: "no attempts"}
 			default:
-				q.asking, q.typing, q.feedback = sel.ID, true, ""
+				q.asking, q.typing, q.feedback = sel.ID, true, common.Note{}
 				q.input.SetValue("")
 				return q, q.input.Focus()
 			}
@@ -137,7 +139,10 @@ func (q *Questions) View() string {
 		if i == q.cur.Index {
 			mark = s.Selected.Render("▸ ")
 		}
-		state := fmt.Sprintf("%d %s", it.AttemptsLeft, c.T("attempts left"))
+		state := c.T("no attempts")
+		if it.AttemptsLeft > 0 {
+			state = c.N("attempts left", it.AttemptsLeft)
+		}
 		icon := s.Muted.Render("?")
 		if it.Answered {
 			icon, state = s.Good.Render("✓"), c.T("answered")
@@ -151,13 +156,13 @@ func (q *Questions) View() string {
 		out = append(out, s.Title.Render(l))
 	}
 	if sel.Penalty > 0 {
-		out = append(out, s.Muted.Render(fmt.Sprintf("%s %d %s", c.T("penalty"), sel.Penalty, c.T("points"))))
+		out = append(out, s.Muted.Render(c.F("penalty", common.N{Key: "points", N: sel.Penalty})))
 	}
 	if q.typing {
 		out = append(out, c.T("answer prompt"), q.input.View())
 	}
-	if q.feedback != "" {
-		out = append(out, q.feedback)
+	if fb := c.Note(q.feedback); fb != "" {
+		out = append(out, fb)
 	}
 	return strings.Join(out, "\n")
 }

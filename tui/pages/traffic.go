@@ -18,14 +18,17 @@ import (
 )
 
 // Traffic is the team's Modbus traffic log, live: every request its PLCs
-// served, newest at the bottom, with filters by PLC, source, function code
-// and writes; a switches to the PLCs' audit trail. Who the sources are is
-// for the trainees to work out: the page shows addresses, never names.
+// served, newest first like the team page (o flips it), with filters by
+// PLC, source, function code and writes; a switches to the PLCs' audit
+// trail. Who the sources are is for the trainees to work out: the page
+// shows addresses, never names.
 type Traffic struct {
 	c      *common.Common
 	vp     viewport.Model
-	follow bool
+	follow bool // keep the newest rows in view
 	f      TrafficFilter
+	oldest bool // oldest first
+	rows   int  // rows in the viewport when last drawn
 }
 
 // TrafficFilter is what the traffic page shows.
@@ -48,8 +51,8 @@ func (t *Traffic) Capturing() bool { return false }
 // Filter returns the current filters.
 func (t *Traffic) Filter() TrafficFilter { return t.f }
 
-// Update handles the filter keys and scrolling; scrolling up stops
-// following the newest rows, reaching the end resumes.
+// Update handles the filter keys, the order and scrolling; scrolling away
+// from the newest rows stops following them, scrolling back resumes.
 func (t *Traffic) Update(msg tea.Msg) (Page, tea.Cmd) {
 	m, ok := msg.(tea.KeyMsg)
 	if !ok {
@@ -79,28 +82,42 @@ func (t *Traffic) Update(msg tea.Msg) (Page, tea.Cmd) {
 		t.f.Audit = !t.f.Audit
 	case key.Matches(m, k.ClearFilters):
 		t.f = TrafficFilter{Audit: t.f.Audit}
+	case key.Matches(m, k.Order):
+		t.oldest = !t.oldest
 	case key.Matches(m, k.Up):
 		t.vp.ScrollUp(1)
-		t.follow = t.vp.AtBottom()
+		t.follow = t.atNewest()
 		return t, nil
 	case key.Matches(m, k.Down):
 		t.vp.ScrollDown(1)
-		t.follow = t.vp.AtBottom()
+		t.follow = t.atNewest()
 		return t, nil
 	case key.Matches(m, k.PgUp):
 		t.vp.PageUp()
-		t.follow = t.vp.AtBottom()
+		t.follow = t.atNewest()
 		return t, nil
 	case key.Matches(m, k.PgDown):
 		t.vp.PageDown()
-		t.follow = t.vp.AtBottom()
+		t.follow = t.atNewest()
 		return t, nil
 	default:
 		return t, nil
 	}
-	// A new filter shows its newest rows.
-	t.follow = true
+	// A new filter or order shows its newest rows.
+	t.follow, t.rows = true, 0
 	return t, nil
+}
+
+// OldestFirst reports the order: false (the default) is newest first.
+func (t *Traffic) OldestFirst() bool { return t.oldest }
+
+// atNewest reports whether the viewport shows the newest rows: the top
+// when newest first, the bottom when oldest first.
+func (t *Traffic) atNewest() bool {
+	if t.oldest {
+		return t.vp.AtBottom()
+	}
+	return t.vp.AtTop()
 }
 
 // cycle steps through "" (all) and then each of items.
@@ -215,11 +232,22 @@ func (t *Traffic) View() string {
 		return strings.Join(append(out, c.Styles.Muted.Render(truncate(c.T("no match"), w))), "\n")
 	}
 	out = append(out, lines[0]) // the column header stays put
-	t.vp.Width, t.vp.Height = w, max(1, h-2)
-	t.vp.SetContent(strings.Join(lines[1:], "\n"))
-	if t.follow {
-		t.vp.GotoBottom()
+	rows := lines[1:]
+	if !t.oldest {
+		slices.Reverse(rows)
 	}
+	t.vp.Width, t.vp.Height = w, max(1, h-2)
+	t.vp.SetContent(strings.Join(rows, "\n"))
+	switch {
+	case t.follow && t.oldest:
+		t.vp.GotoBottom()
+	case t.follow:
+		t.vp.GotoTop()
+	case !t.oldest && t.rows > 0 && len(rows) > t.rows:
+		// New rows came in above: keep the rows being read in place.
+		t.vp.SetYOffset(t.vp.YOffset + len(rows) - t.rows)
+	}
+	t.rows = len(rows)
 	return strings.Join(append(out, t.vp.View()), "\n")
 }
 
@@ -258,16 +286,31 @@ func (t *Traffic) summary(w, shown, total int) string {
 		parts = append([]string{s.Selected.Render(strings.ToUpper(c.T("audit")))}, parts...)
 		parts = append(parts, s.Muted.Render("a")+" "+c.T("traffic log"))
 	}
+	order := s.Muted.Render("o") + " " + c.T("newest first")
+	if t.oldest {
+		order = s.Muted.Render("o") + " " + c.T("oldest first")
+	}
 	clear := s.Muted.Render("c") + " " + c.T("filter clear")
-	count := s.Muted.Render(fmt.Sprintf("%d/%d %s", shown, total, c.T("rows")))
-	// Everything if it fits; else the count before the clear key's hint.
-	for _, cand := range [][]string{append(parts, clear), parts} {
+	count := s.Muted.Render(c.N("rows", total, shown))
+	// Everything if it fits; else the count before the order's hint, then
+	// before the clear key's (the time column's ▼/▲ still shows the order,
+	// and ? lists the keys).
+	for _, cand := range [][]string{append(parts, order, clear), append(parts, clear), parts} {
 		line := strings.Join(cand, "  ")
 		if lipgloss.Width(line)+2+lipgloss.Width(count) <= w {
 			return line + strings.Repeat(" ", w-lipgloss.Width(line)-lipgloss.Width(count)) + count
 		}
 	}
 	return ansi.Truncate(strings.Join(append(parts, clear), "  "), w, "…")
+}
+
+// timeHeader is the time column's heading with the order: ▼ newest first,
+// ▲ oldest first.
+func (t *Traffic) timeHeader() string {
+	if t.oldest {
+		return t.c.T("col time") + "▲"
+	}
+	return t.c.T("col time") + "▼"
 }
 
 // pad right-pads s to w cells (CJK aware), cutting it if longer.
@@ -318,7 +361,8 @@ func widest(vals []string, lo, hi int) int {
 	return min(w, hi)
 }
 
-// txLines renders the matching transactions, oldest first, header first.
+// txLines renders the matching transactions, oldest first, header first
+// (View puts them in the page's order).
 func (t *Traffic) txLines(w int) (lines []string, shown, total int) {
 	c := t.c
 	s := c.Styles
@@ -346,7 +390,7 @@ func (t *Traffic) txLines(w int) (lines []string, shown, total int) {
 			addrs[i] = fmt.Sprintf("%d/%d", r.Addr, r.Qty)
 		}
 	}
-	hTime, hPLC, hSrc, hFC, hAddr := c.T("col time"), c.T("col plc"), c.T("col source"), c.T("col function"), c.T("col addr")
+	hTime, hPLC, hSrc, hFC, hAddr := t.timeHeader(), c.T("col plc"), c.T("col source"), c.T("col function"), c.T("col addr")
 	tw := widest(times, lipgloss.Width(hTime), 10)
 	pw := widest(plcs, lipgloss.Width(hPLC), 12)
 	sw := widest(srcs, lipgloss.Width(hSrc), 24)
@@ -427,7 +471,7 @@ func (t *Traffic) auditLines(w int) (lines []string, shown, total int) {
 		plcs[i] = a.PLC
 		kinds[i] = kind(a.Kind)
 	}
-	hTime, hPLC, hKind := c.T("col time"), c.T("col plc"), c.T("col kind")
+	hTime, hPLC, hKind := t.timeHeader(), c.T("col plc"), c.T("col kind")
 	tw := widest(times, lipgloss.Width(hTime), 10)
 	pw := widest(plcs, lipgloss.Width(hPLC), 12)
 	kw := widest(kinds, lipgloss.Width(hKind), 14)

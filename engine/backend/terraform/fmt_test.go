@@ -8,32 +8,17 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/icsrange/icsrange/internal/testtool"
 )
 
 // modulesDir holds the Terraform modules icsrange ships.
 var modulesDir = filepath.Join("..", "..", "..", "deploy", "terraform")
 
-// terraformForTest finds a terraform binary: $ICSRANGE_TERRAFORM, else
-// terraform on PATH. Without one the test is skipped, except in CI.
-func terraformForTest(t *testing.T) string {
-	t.Helper()
-	if bin := os.Getenv("ICSRANGE_TERRAFORM"); bin != "" {
-		return bin
-	}
-	bin, err := exec.LookPath("terraform")
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("no terraform binary in CI: set ICSRANGE_TERRAFORM or put terraform on PATH")
-		}
-		t.Skip("no terraform binary: set ICSRANGE_TERRAFORM or put terraform on PATH")
-	}
-	return bin
-}
-
 // TestFmtModules checks that every shipped module is `terraform fmt` clean
 // (which also means it parses as HCL).
 func TestFmtModules(t *testing.T) {
-	bin := terraformForTest(t)
+	bin := testtool.Terraform(t)
 	dir, err := filepath.Abs(modulesDir)
 	if err != nil {
 		t.Fatal(err)

@@ -15,6 +15,7 @@ import (
 	"github.com/icsrange/icsrange/engine"
 	"github.com/icsrange/icsrange/engine/backend/terraform"
 	"github.com/icsrange/icsrange/engine/scenario"
+	"github.com/icsrange/icsrange/internal/testtool"
 )
 
 var icsrangeBin string
@@ -34,23 +35,6 @@ func TestMain(m *testing.M) {
 	code := m.Run()
 	os.RemoveAll(dir)
 	os.Exit(code)
-}
-
-// terraformBin finds the real terraform binary: $ICSRANGE_TERRAFORM, else
-// terraform on PATH. Without one the test skips, except in CI.
-func terraformBin(t *testing.T) string {
-	t.Helper()
-	if p := os.Getenv("ICSRANGE_TERRAFORM"); p != "" {
-		return p
-	}
-	if p, err := exec.LookPath("terraform"); err == nil {
-		return p
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatal("no terraform binary (set ICSRANGE_TERRAFORM); .ci/run builds terraform 1.5.7")
-	}
-	t.Skip("no terraform binary: set ICSRANGE_TERRAFORM or put terraform on PATH")
-	return ""
 }
 
 const scenarioText = `
@@ -129,7 +113,7 @@ func waitGone(t *testing.T, pids []int) {
 // plant state, survives an engine restart and is destroyed, leaving no
 // processes behind.
 func TestLocalModuleExercise(t *testing.T) {
-	bin := terraformBin(t)
+	bin := testtool.Terraform(t)
 	ctx := context.Background()
 	sc, err := scenario.Load("tf.yaml", []byte(scenarioText))
 	if err != nil {
@@ -231,7 +215,7 @@ func TestLocalModuleExercise(t *testing.T) {
 
 // A failed apply destroys what it made and says why.
 func TestFailedApplyLeavesNothing(t *testing.T) {
-	bin := terraformBin(t)
+	bin := testtool.Terraform(t)
 	ctx := context.Background()
 	mod := t.TempDir()
 	for _, f := range []string{"main.tf", "variables.tf", "outputs.tf"} {
