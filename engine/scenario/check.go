@@ -63,6 +63,10 @@ func (l *loader) check(s *Spec) *Scenario {
 			l.at(sec.name, "%s has %d entries; at most %d", sec.name, sec.n, maxItems)
 		}
 	}
+	// Entries past the limit are not checked: compiling the rules of
+	// thousands of them would take seconds for a file already in error.
+	s.Injects, s.Actions, s.Questions = s.Injects[:min(len(s.Injects), maxItems)], s.Actions[:min(len(s.Actions), maxItems)], s.Questions[:min(len(s.Questions), maxItems)]
+	s.Hints, s.Objectives, s.Tests = s.Hints[:min(len(s.Hints), maxItems)], s.Objectives[:min(len(s.Objectives), maxItems)], s.Tests[:min(len(s.Tests), maxItems)]
 
 	ids := l.checkPlant(s, sc)
 	sc.Layout = newLayout(s.Plant.PLCs, s.Plant.Hosts)
