@@ -201,6 +201,9 @@ func (l *loader) checkPlant(s *Spec, sc *Scenario) map[string]map[string]bool {
 		if sc := pl.Scan.D(); sc != 0 && (sc < plantsim.MinScan || sc > plantsim.MaxScan) {
 			l.at(path+".scan", "scan period %v is outside %v..%v", sc, plantsim.MinScan, plantsim.MaxScan)
 		}
+		if ft := pl.FrameTimeout.D(); ft != 0 && (ft < plantsim.MinFrameTimeout || ft > plantsim.MaxFrameTimeout) {
+			l.at(path+".frame_timeout", "frame timeout %v is outside %v..%v", ft, plantsim.MinFrameTimeout, plantsim.MaxFrameTimeout)
+		}
 		noise := 1.0
 		if pl.Noise != nil {
 			noise = *pl.Noise
@@ -213,7 +216,7 @@ func (l *loader) checkPlant(s *Spec, sc *Scenario) map[string]map[string]bool {
 			unit = byte(pl.UnitID)
 		}
 		sc.PLCs = append(sc.PLCs, backend.PLC{ID: pl.ID, Model: pl.Model, Zone: pl.Zone, Params: plantsim.Params(pl.Params),
-			UnitID: unit, Scan: pl.Scan.D(), Noise: noise})
+			UnitID: unit, Scan: pl.Scan.D(), Noise: noise, FrameTimeout: pl.FrameTimeout.D()})
 	}
 	zoneIndex := map[string]int{}
 	for i, z := range sc.Zones {
