@@ -60,6 +60,7 @@ fuzz: ## run each fuzz target for 20 s
 	$(GO) test ./plant-sim/modbus -run '^$$' -fuzz FuzzReadFrame -fuzztime 20s
 	$(GO) test ./plant-sim/modbus -run '^$$' -fuzz FuzzParseRequest -fuzztime 20s
 	$(GO) test ./engine/scenario -run '^$$' -fuzz FuzzLoad -fuzztime 20s
+	$(GO) test ./engine/scenario -run '^$$' -fuzz '^FuzzPrescan$$' -fuzztime 20s
 	$(GO) test ./plant-sim/router -run '^$$' -fuzz '^FuzzConduitFlag$$' -fuzztime 20s
 	$(GO) test ./plant-sim/router -run '^$$' -fuzz '^FuzzConduitsAPI$$' -fuzztime 20s
 	$(GO) test ./plant-sim/hostagent -run '^$$' -fuzz FuzzAttackRequest -fuzztime 20s

@@ -42,7 +42,7 @@ func (t *Transaction) IsWrite() bool {
 type AuditEntry struct {
 	Seq    uint64        `json:"seq"`
 	Clock  time.Duration `json:"clock_ns"`
-	Kind   string        `json:"kind"` // connect, disconnect, refused, exception, mode, logic, trip, bypass, fault
+	Kind   string        `json:"kind"` // connect, disconnect, refused, evicted, frame-timeout, exception, mode, logic, trip, bypass, fault
 	Source string        `json:"source,omitempty"`
 	Detail string        `json:"detail"`
 }

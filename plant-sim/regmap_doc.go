@@ -65,6 +65,17 @@ parameter described as "an input another unit's outflow can drive" is where
 the unit takes its feed from upstream; an ` + "`outflow`" + `, ` + "`flow`" + ` or ` + "`power`" + ` process
 value is what it passes on.
 `)
+	fmt.Fprintf(&b, `
+**Connections.** A PLC serves %d Modbus/TCP connections at once (`+"`icsrange plc --max-clients`"+`).
+It closes one that completes no request for %v (`+"`--idle-timeout`"+`), and one that
+begins a request frame and does not complete it within %v (`+"`--frame-timeout`"+`,
+scenario PLC `+"`frame_timeout`"+`, %v–%v): a client sending a byte now and then holds
+no slot. When every slot is taken, a new connection takes the slot of the
+connection idle longest, if that one has completed no request for %v; else it
+is refused. A flood's connections keep polling, so none is ever that idle: a
+flood still takes every slot and trainees' tools are refused (ATT&CK T0814).
+The PLC's audit trail records each `+"`refused`"+`, `+"`evicted`"+` and `+"`frame-timeout`"+`.
+`, DefaultMaxClients, DefaultIdleTimeout, DefaultFrameTimeout, MinFrameTimeout, MaxFrameTimeout, DefaultEvictAfter)
 	for _, name := range ModelNames() {
 		m := models[name]
 		fmt.Fprintf(&b, "\n## %s — %s\n\n%s\n\n", m.Name, m.Title, m.Desc)

@@ -22,32 +22,66 @@ var RoleOID = asn1.ObjectIdentifier{1, 3, 6, 1, 4, 1, 50316, 802, 1}
 
 // ServerConfig configures a Modbus/TCP listener.
 type ServerConfig struct {
-	// MaxClients bounds concurrent connections; the next one is accepted and
-	// closed at once. Default 32.
+	// MaxClients bounds concurrent connections. When all are taken, a new
+	// one takes the slot of the connection idle longest if that one has
+	// been idle for EvictAfter; else it is accepted and closed at once.
+	// Default 32.
 	MaxClients int
 	// IdleTimeout closes a connection that sends nothing for this long.
-	// Default 60 s.
+	// Default DefaultIdleTimeout.
 	IdleTimeout time.Duration
+	// FrameTimeout closes a connection that has begun a request frame and
+	// not completed it this long after: a client sending a byte now and
+	// then holds a slot no longer. Default DefaultFrameTimeout.
+	FrameTimeout time.Duration
+	// EvictAfter is how long a connection must have been idle (no request
+	// completed, whatever bytes of one came) for a new connection to take
+	// its slot when all are taken. A flood's connections, polling all the
+	// time, are never idle that long, so a flood still takes every slot.
+	// Default DefaultEvictAfter; negative: never.
+	EvictAfter time.Duration
 	// TLS, when set, serves Modbus/TCP Security: TLS with client
 	// certificates whose role extension authorises writes.
 	TLS *tls.Config
 }
 
-// DefaultMaxClients is the default connection limit.
-const DefaultMaxClients = 32
+// Connection limits and their defaults.
+const (
+	DefaultMaxClients   = 32
+	DefaultIdleTimeout  = time.Minute
+	DefaultFrameTimeout = 5 * time.Second
+	DefaultEvictAfter   = 3 * time.Second
+	// A frame timeout a PLC may be given (flag and scenario): a whole
+	// request is one TCP segment, so a second is generous, and a minute
+	// is as long as the idle timeout.
+	MinFrameTimeout = time.Second
+	MaxFrameTimeout = time.Minute
+)
 
 // Server serves one PLC over Modbus/TCP on any number of listeners.
 type Server struct {
-	plc *PLC
-	cfg ServerConfig
+	plc   *PLC
+	cfg   ServerConfig
+	epoch time.Time // for slot.last, on the monotonic clock
 
 	connSeq atomic.Uint64
 
 	mu        sync.Mutex
 	listeners map[net.Listener]struct{}
-	conns     map[net.Conn]struct{}
+	conns     map[net.Conn]*slot
 	closed    bool
 	wg        sync.WaitGroup
+}
+
+// slot is an open connection's claim on the server.
+type slot struct {
+	// last is when the connection last completed a request (or was
+	// accepted), as nanoseconds since the server's epoch: how idle it is.
+	last atomic.Int64
+	// Who took the slot, and how idle the connection was, once the server
+	// has; under mu.
+	evictedFor  string
+	evictedIdle time.Duration
 }
 
 // NewServer returns a server for plc.
@@ -56,9 +90,15 @@ func NewServer(plc *PLC, cfg ServerConfig) *Server {
 		cfg.MaxClients = DefaultMaxClients
 	}
 	if cfg.IdleTimeout <= 0 {
-		cfg.IdleTimeout = 60 * time.Second
+		cfg.IdleTimeout = DefaultIdleTimeout
 	}
-	return &Server{plc: plc, cfg: cfg, listeners: map[net.Listener]struct{}{}, conns: map[net.Conn]struct{}{}}
+	if cfg.FrameTimeout <= 0 {
+		cfg.FrameTimeout = DefaultFrameTimeout
+	}
+	if cfg.EvictAfter == 0 {
+		cfg.EvictAfter = DefaultEvictAfter
+	}
+	return &Server{plc: plc, cfg: cfg, epoch: time.Now(), listeners: map[net.Listener]struct{}{}, conns: map[net.Conn]*slot{}}
 }
 
 // ErrServerClosed is returned by Serve after Close.
@@ -97,7 +137,12 @@ func (s *Server) Serve(ln net.Listener) error {
 			return err
 		}
 		delay = 0
+		now := time.Now()
 		s.mu.Lock()
+		var evicted net.Conn
+		if !s.closed && len(s.conns) >= s.cfg.MaxClients {
+			evicted = s.evictLocked(now, conn.RemoteAddr().String())
+		}
 		if s.closed || len(s.conns) >= s.cfg.MaxClients {
 			full := !s.closed
 			s.mu.Unlock()
@@ -108,11 +153,50 @@ func (s *Server) Serve(ln net.Listener) error {
 			conn.Close()
 			continue
 		}
-		s.conns[conn] = struct{}{}
+		sl := &slot{}
+		sl.last.Store(int64(now.Sub(s.epoch)))
+		s.conns[conn] = sl
 		s.wg.Add(1)
 		s.mu.Unlock()
-		go s.serveConn(conn)
+		if evicted != nil {
+			closeNow(evicted)
+		}
+		go s.serveConn(conn, sl)
 	}
+}
+
+// evictLocked frees the slot of the connection idle longest, if it has been
+// idle for EvictAfter, for the connection from to; it returns the
+// connection to close (its goroutine records the eviction).
+func (s *Server) evictLocked(now time.Time, to string) net.Conn {
+	if s.cfg.EvictAfter < 0 {
+		return nil
+	}
+	var victim net.Conn
+	var oldest int64
+	for c, sl := range s.conns {
+		if l := sl.last.Load(); victim == nil || l < oldest {
+			victim, oldest = c, l
+		}
+	}
+	idle := now.Sub(s.epoch) - time.Duration(oldest)
+	if victim == nil || idle < s.cfg.EvictAfter {
+		return nil
+	}
+	sl := s.conns[victim]
+	sl.evictedFor, sl.evictedIdle = to, idle
+	delete(s.conns, victim)
+	return victim
+}
+
+// closeNow closes a connection without waiting on its peer: a TLS
+// connection's close alert could block on a client that reads nothing.
+func closeNow(c net.Conn) {
+	if tc, ok := c.(*tls.Conn); ok {
+		tc.NetConn().Close()
+		return
+	}
+	c.Close()
 }
 
 // Close stops every listener and connection and waits for them to end.
@@ -147,17 +231,29 @@ type connInfo struct {
 	seen   bool // a request has come: attribution settled, connect logged
 }
 
-func (s *Server) serveConn(conn net.Conn) {
+func (s *Server) serveConn(conn net.Conn, sl *slot) {
 	c := &connInfo{id: s.connSeq.Add(1), remote: conn.RemoteAddr().String(), listen: conn.LocalAddr().String()}
 	c.source = c.remote
+	var stalled bool // closed for a frame not completed in time
 	defer func() {
 		conn.Close()
 		s.mu.Lock()
-		delete(s.conns, conn)
+		if s.conns[conn] == sl {
+			delete(s.conns, conn)
+		}
+		evictedFor, idle := sl.evictedFor, sl.evictedIdle
 		s.mu.Unlock()
 		p := s.plc
 		if !c.seen {
 			p.audit(p.Now(), "connect", c.source, "connect from "+c.source)
+		}
+		switch {
+		case evictedFor != "":
+			p.audit(p.Now(), "evicted", c.source, fmt.Sprintf("closed %s, idle %v, for %s: all %d connection slots were taken",
+				c.source, idle.Round(100*time.Millisecond), evictedFor, s.cfg.MaxClients))
+		case stalled:
+			p.audit(p.Now(), "frame-timeout", c.source, fmt.Sprintf("closed %s: a request frame it began was not complete %v later",
+				c.source, s.cfg.FrameTimeout))
 		}
 		p.audit(p.Now(), "disconnect", c.source, "disconnect "+c.source)
 		s.wg.Done()
@@ -176,19 +272,47 @@ func (s *Server) serveConn(conn net.Conn) {
 	in := make([]byte, modbus.MaxADU)
 	out := make([]byte, 0, modbus.MaxADU)
 	unit := s.plc.UnitID()
-	idle := s.cfg.IdleTimeout
+	idle, frameTimeout := s.cfg.IdleTimeout, s.cfg.FrameTimeout
 	var deadline time.Time
 	for {
 		// One deadline bounds both the idle wait and a client that stops
 		// reading its responses. Refreshing it on every request costs a timer
 		// update; doing it when a quarter of the timeout has passed is enough.
-		if now := time.Now(); deadline.Sub(now) < idle*3/4 {
+		now := time.Now()
+		sl.last.Store(int64(now.Sub(s.epoch))) // the last request is done: idle from here
+		if deadline.Sub(now) < idle*3/4 {
 			deadline = now.Add(idle)
 			if err := conn.SetDeadline(deadline); err != nil {
 				return
 			}
 		}
+		// Wait for the next frame to begin; if it has not all come with
+		// its first bytes, the rest must come within the frame timeout.
+		if br.Buffered() == 0 {
+			if _, err := br.Peek(1); err != nil {
+				return
+			}
+		}
+		framing := false
+		if b, _ := br.Peek(br.Buffered()); modbus.Pending(b) > 0 {
+			if fd := time.Now().Add(frameTimeout); fd.Before(deadline) {
+				if err := conn.SetReadDeadline(fd); err != nil {
+					return
+				}
+				framing = true
+			}
+		}
 		h, pdu, err := modbus.ReadFrame(br, in)
+		if framing {
+			var ne net.Error
+			if err != nil {
+				stalled = errors.As(err, &ne) && ne.Timeout()
+				return
+			}
+			if err := conn.SetReadDeadline(deadline); err != nil {
+				return
+			}
+		}
 		if err != nil {
 			return
 		}

@@ -50,7 +50,8 @@ func (m *Main) runPLC(ctx context.Context, args []string) error {
 	noise := fs.Float64("noise", 1, "sensor noise multiplier (0 = none)")
 	tokenFile := fs.String("token-file", "", "file holding the management API bearer token (default: a new token, printed)")
 	maxClients := fs.Int("max-clients", plantsim.DefaultMaxClients, "concurrent Modbus connections")
-	idle := fs.Duration("idle-timeout", 60*time.Second, "close Modbus connections idle this long")
+	idle := fs.Duration("idle-timeout", plantsim.DefaultIdleTimeout, "close Modbus connections idle this long")
+	frameTimeout := fs.Duration("frame-timeout", plantsim.DefaultFrameTimeout, "close a Modbus connection that begins a request frame and does not complete it this long after (1s..1m)")
 	tlsListen := fs.String("tls-listen", "", "also serve Modbus/TCP Security (TLS, roles from client certificates) here, e.g. 127.0.0.1:802")
 	tlsCert := fs.String("tls-cert", "", "server certificate (PEM) for --tls-listen")
 	tlsKey := fs.String("tls-key", "", "server key (PEM) for --tls-listen")
@@ -95,6 +96,9 @@ func (m *Main) runPLC(ctx context.Context, args []string) error {
 	if *unit > 247 && *unit != 255 {
 		return usageErr("--unit-id %d is outside 1..247", *unit)
 	}
+	if *frameTimeout < plantsim.MinFrameTimeout || *frameTimeout > plantsim.MaxFrameTimeout {
+		return usageErr("--frame-timeout %v is outside %v..%v", *frameTimeout, plantsim.MinFrameTimeout, plantsim.MaxFrameTimeout)
+	}
 	plc, err := plantsim.New(plantsim.Config{ID: *id, Model: *model, Params: plantsim.Params(params),
 		Seed: *seed, Noise: *noise, Scan: *scan, UnitID: byte(*unit)})
 	if err != nil {
@@ -128,7 +132,7 @@ func (m *Main) runPLC(ctx context.Context, args []string) error {
 		}
 		netRep.Dropped = true
 	}
-	srvCfg := plantsim.ServerConfig{MaxClients: *maxClients, IdleTimeout: *idle}
+	srvCfg := plantsim.ServerConfig{MaxClients: *maxClients, IdleTimeout: *idle, FrameTimeout: *frameTimeout}
 	plain := plantsim.NewServer(plc, srvCfg)
 	mbLn, err := net.Listen("tcp", *listen)
 	if err != nil {

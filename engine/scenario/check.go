@@ -64,6 +64,10 @@ func (l *loader) check(s *Spec) *Scenario {
 			l.at(sec.name, "%s has %d entries; at most %d", sec.name, sec.n, maxItems)
 		}
 	}
+	// Entries past the limit are not checked: compiling the rules of
+	// thousands of them would take seconds for a file already in error.
+	s.Injects, s.Actions, s.Questions = s.Injects[:min(len(s.Injects), maxItems)], s.Actions[:min(len(s.Actions), maxItems)], s.Questions[:min(len(s.Questions), maxItems)]
+	s.Hints, s.Objectives, s.Tests = s.Hints[:min(len(s.Hints), maxItems)], s.Objectives[:min(len(s.Objectives), maxItems)], s.Tests[:min(len(s.Tests), maxItems)]
 
 	ids := l.checkPlant(s, sc)
 	sc.Layout = newLayout(s.Plant.PLCs, s.Plant.Hosts)
@@ -217,6 +221,9 @@ func (l *loader) checkPlant(s *Spec, sc *Scenario) map[string]map[string]bool {
 		if sc := pl.Scan.D(); sc != 0 && (sc < plantsim.MinScan || sc > plantsim.MaxScan) {
 			l.at(path+".scan", "scan period %v is outside %v..%v", sc, plantsim.MinScan, plantsim.MaxScan)
 		}
+		if ft := pl.FrameTimeout.D(); ft != 0 && (ft < plantsim.MinFrameTimeout || ft > plantsim.MaxFrameTimeout) {
+			l.at(path+".frame_timeout", "frame timeout %v is outside %v..%v", ft, plantsim.MinFrameTimeout, plantsim.MaxFrameTimeout)
+		}
 		noise := 1.0
 		if pl.Noise != nil {
 			noise = *pl.Noise
@@ -229,7 +236,7 @@ func (l *loader) checkPlant(s *Spec, sc *Scenario) map[string]map[string]bool {
 			unit = byte(pl.UnitID)
 		}
 		plcs = append(plcs, plant.PLC{ID: pl.ID, Model: pl.Model, Zone: pl.Zone, Params: plantsim.Params(pl.Params),
-			UnitID: unit, Scan: pl.Scan.D(), Noise: noise})
+			UnitID: unit, Scan: pl.Scan.D(), Noise: noise, FrameTimeout: pl.FrameTimeout.D()})
 	}
 	zoneIndex := map[string]int{}
 	for i, z := range zones {

@@ -78,6 +78,11 @@ func Load(name string, data []byte) (*Scenario, error) {
 	if len(data) > MaxFileSize {
 		return nil, Errors{{File: name, Msg: fmt.Sprintf("file is larger than %d bytes", MaxFileSize)}}
 	}
+	// What the YAML parser must never see, before it does.
+	if e := prescan(data); e != nil {
+		e.File = name
+		return nil, Errors{*e}
+	}
 	l := &loader{file: name, pos: map[string]token.Position{}}
 	spec := l.decode(data)
 	if spec == nil {

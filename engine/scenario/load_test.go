@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
 	"unicode/utf8"
 
 	"github.com/icsrange/icsrange/plant-sim/plant"
@@ -589,5 +590,25 @@ func TestRuleReadsTheNamedTag(t *testing.T) {
 		if err != nil || got != r.want {
 			t.Errorf("%s = %v, %v; want %v", r.src, got, err, r.want)
 		}
+	}
+}
+
+// A PLC's frame timeout reaches the plan every backend starts it from.
+func TestLoadPLCFrameTimeout(t *testing.T) {
+	sc, err := Load("ft.yaml", []byte(`id: ft
+version: 1
+title: t
+duration: 10m
+plant:
+  zones: [{id: control}]
+  plcs:
+    - {id: tank, model: water-tank, zone: control, frame_timeout: 7s}
+    - {id: feeder, model: breaker, zone: control}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := []time.Duration{sc.PLCs[0].FrameTimeout, sc.PLCs[1].FrameTimeout}; got[0] != 7*time.Second || got[1] != 0 {
+		t.Fatalf("frame timeouts %v, want [7s 0s] (0: the server's default)", got)
 	}
 }

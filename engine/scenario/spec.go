@@ -93,6 +93,10 @@ type PLCSpec struct {
 	Scan Duration `yaml:"scan,omitempty"`
 	// Sensor noise multiplier; default 1, 0 turns noise off.
 	Noise *float64 `yaml:"noise,omitempty"`
+	// Modbus frame deadline: a client that begins a request frame and does
+	// not complete it this long after loses its connection; 1s..1m;
+	// default 5s.
+	FrameTimeout Duration `yaml:"frame_timeout,omitempty"`
 }
 
 // HostSpec is a non-PLC host.

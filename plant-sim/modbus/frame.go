@@ -83,6 +83,22 @@ func ReadFrame(r io.Reader, buf []byte) (Header, []byte, error) {
 	return h, buf[HeaderLen : HeaderLen+n], nil
 }
 
+// Pending returns how many more bytes ReadFrame needs after the buffered
+// bytes b (the start of a frame) before it can return: 0 when b holds a
+// whole frame, or a header ReadFrame rejects; while the header is not all
+// there, what it lacks. A server uses it to tell a client that is sending a
+// frame from one that has sent whole frames, without reading.
+func Pending(b []byte) int {
+	if len(b) < HeaderLen {
+		return HeaderLen - len(b)
+	}
+	h := DecodeHeader(b)
+	if h.Proto != 0 || h.Length < 2 || int(h.Length) > MaxPDU+1 {
+		return 0
+	}
+	return max(HeaderLen+int(h.Length)-1-len(b), 0)
+}
+
 // DecodeHeader reads an MBAP header from the first 7 bytes of b.
 func DecodeHeader(b []byte) Header {
 	return Header{

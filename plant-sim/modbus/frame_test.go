@@ -199,3 +199,27 @@ func TestHeaderEncoding(t *testing.T) {
 		t.Fatalf("length for a %d-byte PDU = % x", MaxPDU, big[4:6])
 	}
 }
+
+// Pending tells a frame still coming from one that has all come, or that
+// ReadFrame will reject without more bytes.
+func TestPending(t *testing.T) {
+	whole := frame(1, 1, 0x03, 0x00, 0x00, 0x00, 0x01) // 12 bytes
+	for _, tc := range []struct {
+		name string
+		b    []byte
+		want int
+	}{
+		{"nothing", nil, HeaderLen},
+		{"part of the header", whole[:3], HeaderLen - 3},
+		{"the header", whole[:HeaderLen], 5},
+		{"all but one byte", whole[:11], 1},
+		{"the whole frame", whole, 0},
+		{"a frame and the start of the next", append(append([]byte{}, whole...), whole[:4]...), 0},
+		{"a bad protocol id", mbap(1, 1, 6, 1), 0},
+		{"a bad length", mbap(1, 0, 1, 1), 0},
+	} {
+		if got := Pending(tc.b); got != tc.want {
+			t.Errorf("%s: Pending = %d, want %d", tc.name, got, tc.want)
+		}
+	}
+}

@@ -31,6 +31,20 @@ func FuzzReadFrame(f *testing.F) {
 		buf := make([]byte, MaxADU)
 		h, pdu, err := ReadFrame(r, buf)
 		consumed := len(data) - r.Len()
+		// Pending tells from the bytes alone whether ReadFrame runs out of
+		// them, and filling in what it says is missing (twice at most:
+		// once for the header, once for the rest) lets it return.
+		eof := errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF)
+		if p := Pending(data); (p > 0) != eof {
+			t.Fatalf("Pending says %d for % x, ReadFrame says %v", p, data[:min(len(data), 16)], err)
+		}
+		filled := data
+		for range 2 {
+			filled = append(filled, make([]byte, Pending(filled))...)
+		}
+		if _, _, err := ReadFrame(bytes.NewReader(filled), make([]byte, MaxADU)); errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+			t.Fatalf("filled up as Pending said, % x still runs out: %v", filled[:min(len(filled), 16)], err)
+		}
 		if err != nil {
 			if pdu != nil {
 				t.Fatalf("error %v with a pdu", err)

@@ -44,6 +44,9 @@ type PLC struct {
 	UnitID byte
 	Scan   time.Duration
 	Noise  float64
+	// FrameTimeout is the Modbus server's frame deadline; 0 for
+	// plantsim.DefaultFrameTimeout.
+	FrameTimeout time.Duration
 }
 
 // Host is a non-PLC host: an attacker's foothold, a workstation, an HMI.

@@ -246,6 +246,8 @@
       'audit.kind.connect': 'connect',
       'audit.kind.disconnect': 'disconnect',
       'audit.kind.refused': 'refused',
+      'audit.kind.evicted': 'evicted',
+      'audit.kind.frame-timeout': 'frame timeout',
       'audit.kind.exception': 'exception',
       'audit.kind.mode': 'mode change',
       'audit.kind.logic': 'logic change',
@@ -500,6 +502,8 @@
       'audit.kind.connect': '接続',
       'audit.kind.disconnect': '切断',
       'audit.kind.refused': '拒否',
+      'audit.kind.evicted': '切断（枠を譲渡）',
+      'audit.kind.frame-timeout': 'フレーム未完了',
       'audit.kind.exception': '例外応答',
       'audit.kind.mode': 'モード変更',
       'audit.kind.logic': 'ロジック変更',
@@ -1188,7 +1192,7 @@
       const ashown = [];
       for (let i = audit.length - 1; i >= 0 && ashown.length < AUDIT_DOM; i--) if (matchAudit(audit[i])) ashown.push(audit[i]);
       keyed(abody, ashown, (a) => a.id, (a) => {
-        const bad = a.kind === 'refused' || a.kind === 'exception';
+        const bad = ['refused', 'exception', 'evicted', 'frame-timeout'].includes(a.kind);
         const warn = ['mode', 'logic', 'trip', 'bypass', 'fault'].includes(a.kind);
         const tr = el('tr', { class: bad ? 'tl-ex' : (warn ? 'tl-warn' : ''), attrs: { 'data-kind': String(a.kind || '') } });
         for (const c of AUDIT_COLS) tr.appendChild(el('td', { class: 'c-' + c }));

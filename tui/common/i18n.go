@@ -137,6 +137,10 @@ var uiStrings = map[string][2]string{
 	"kind trip":        {"trip", "トリップ"},
 	"kind bypass":      {"bypass", "バイパス"},
 	"kind fault":       {"fault", "故障"},
+
+	// Connection slots a PLC took back.
+	"kind evicted":       {"evicted", "切断（枠を譲渡）"},
+	"kind frame-timeout": {"frame timeout", "フレーム未完了"},
 	// Key help (KeyMap.In).
 	"key next page":           {"next page", "次のページ"},
 	"key previous page":       {"previous page", "前のページ"},

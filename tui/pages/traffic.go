@@ -483,7 +483,7 @@ func (t *Traffic) auditLines(w int) (lines []string, shown, total int) {
 		}
 		l := ansi.Truncate(padLeft(times[i], tw)+" "+pad(plcs[i], pw)+" "+pad(kinds[i], kw)+" "+detail, w, "…")
 		switch a.Kind {
-		case "refused", "exception":
+		case "refused", "exception", "evicted", "frame-timeout":
 			l = s.Bad.Render(l)
 		case "mode", "logic", "trip", "bypass", "fault":
 			l = s.Alert.Render(l)

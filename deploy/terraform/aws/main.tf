@@ -79,6 +79,7 @@ locals {
       "--mgmt", "0.0.0.0:${s.mgmt}",
       "--unit-id", tostring(s.plc.unit_id),
       "--scan", "${s.plc.scan_ms}ms",
+      "--frame-timeout", "${s.plc.frame_timeout_ms}ms",
       "--noise", tostring(s.plc.noise),
       "--seed", var.plc_seeds[s.key],
       "--token-file", local.token_path,

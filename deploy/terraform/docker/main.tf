@@ -133,6 +133,7 @@ resource "docker_container" "plc" {
     "--mgmt", "0.0.0.0:9020",
     "--unit-id", tostring(each.value.plc.unit_id),
     "--scan", "${each.value.plc.scan_ms}ms",
+    "--frame-timeout", "${each.value.plc.frame_timeout_ms}ms",
     "--noise", tostring(each.value.plc.noise),
     "--seed", var.plc_seeds[each.key],
     "--token-file", local.token_path,

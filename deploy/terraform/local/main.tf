@@ -37,6 +37,7 @@ resource "terraform_data" "plc" {
       "--mgmt", "127.0.0.1:${each.value.ports.mgmt}",
       "--unit-id", tostring(each.value.plc.unit_id),
       "--scan", "${each.value.plc.scan_ms}ms",
+      "--frame-timeout", "${each.value.plc.frame_timeout_ms}ms",
       "--noise", tostring(each.value.plc.noise),
       "--seed", var.plc_seeds[each.key],
       "--token-file", var.mgmt_token_file,

@@ -20,6 +20,8 @@ variable "plcs" {
     scan_ms = number
     noise   = number
     params  = map(number)
+    # Modbus frame deadline (icsrange plc --frame-timeout).
+    frame_timeout_ms = number
   }))
 }
 

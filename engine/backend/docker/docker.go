@@ -12,6 +12,7 @@ package docker
 import (
 	"archive/tar"
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -600,6 +601,7 @@ func teamSpecs(plan backend.Plan, t string, tn *teamNet, n names, expose string)
 		}
 		cmd := []string{"plc", "--id", p.ID, "--model", p.Model, "--listen", "0.0.0.0:502",
 			"--mgmt", nd.Access + ":9020", "--unit-id", strconv.Itoa(int(unit)), "--scan", scan.String(),
+			"--frame-timeout", cmp.Or(p.FrameTimeout, plantsim.DefaultFrameTimeout).String(),
 			"--noise", strconv.FormatFloat(p.Noise, 'g', -1, 64),
 			"--seed", strconv.FormatUint(plants.SeedFor(plan.Seed, t, p.ID), 10),
 			"--token-file", TokenPath, "--clock", "engine",

@@ -111,7 +111,7 @@ func (b *Backend) start(ctx context.Context, plan backend.Plan, addrs map[string
 				closeAll()
 				return nil, fmt.Errorf("team %s plc %s: listen: %w", name, spec.ID, err)
 			}
-			srv := plantsim.NewServer(p, plantsim.ServerConfig{MaxClients: b.MaxClients})
+			srv := plantsim.NewServer(p, plantsim.ServerConfig{MaxClients: b.MaxClients, FrameTimeout: spec.FrameTimeout})
 			servers = append(servers, srv)
 			wg.Go(func() { srv.Serve(ln) })
 			step(name, "plc "+spec.ID, "started", done+1)

@@ -6,6 +6,7 @@
 package terraform
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -222,7 +223,8 @@ func (b *Backend) vars(plan backend.Plan, work, tokFile string) (map[string]any,
 			unit = 1
 		}
 		plcs = append(plcs, map[string]any{"id": p.ID, "model": p.Model, "zone": p.Zone, "unit_id": unit,
-			"scan_ms": scan.Milliseconds(), "noise": p.Noise, "params": params})
+			"scan_ms": scan.Milliseconds(), "noise": p.Noise, "params": params,
+			"frame_timeout_ms": cmp.Or(p.FrameTimeout, plantsim.DefaultFrameTimeout).Milliseconds()})
 	}
 	hosts := []map[string]any{}
 	for _, h := range plan.Hosts {

@@ -3,6 +3,7 @@ package terraform_test
 import (
 	"context"
 	"errors"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -46,7 +47,7 @@ plant:
   zones: [{id: it}, {id: control}]
   conduits: [{from: it, to: control, ports: [502]}]
   plcs:
-    - {id: tank, model: water-tank, zone: control, noise: 0, params: {level0_m: 2.5}}
+    - {id: tank, model: water-tank, zone: control, noise: 0, params: {level0_m: 2.5}, frame_timeout: 2s}
     - {id: feeder, model: breaker, zone: control, unit_id: 2}
   hosts: [{id: attacker, role: attacker, zone: it, address: 10.9.9.9}]
 injects:
@@ -144,6 +145,9 @@ func TestLocalModuleExercise(t *testing.T) {
 	for _, ep := range x.Endpoints() {
 		if ep.Mgmt != "" {
 			t.Fatalf("trainee endpoints leak the management address %s", ep.Mgmt)
+		}
+		if ep.Team == "a" && ep.PLC == "tank" {
+			checkFrameTimeout(t, ep.Modbus, 2*time.Second)
 		}
 	}
 	if err := x.Start(ctx, "test"); err != nil {
@@ -262,5 +266,27 @@ resource "terraform_data" "boom" {
 			t.Fatalf("processes left after the failed apply: %s", out)
 		}
 		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// checkFrameTimeout checks that the PLC at addr closes a connection whose
+// frame stays incomplete after timeout, and not before: the scenario's
+// frame_timeout went through the module to the process.
+func checkFrameTimeout(t *testing.T, addr string, timeout time.Duration) {
+	t.Helper()
+	conn, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	start := time.Now()
+	if _, err := conn.Write([]byte{0, 1, 0}); err != nil { // the start of an MBAP header
+		t.Fatal(err)
+	}
+	conn.SetReadDeadline(time.Now().Add(20 * time.Second))
+	_, err = conn.Read(make([]byte, 16))
+	var ne net.Error
+	if el := time.Since(start); err == nil || errors.As(err, &ne) && ne.Timeout() || el < timeout {
+		t.Fatalf("PLC %s: read %v after %v of a partial frame; want it closed after the frame timeout of %v", addr, err, el, timeout)
 	}
 }
