@@ -248,7 +248,10 @@ func (x *Exercise) summarise(team, plc string, pi int, txs []plantsim.Transactio
 		tr.capLost += uint64(len(txs))
 		return nil
 	}
-	full := tr.rows[plc] < capRows
+	// Rows this batch adds count against the cap as they are made, so the
+	// store never holds more than twice the cap for a PLC, however many
+	// sources one batch brings (a flood's every connection is one).
+	n := tr.rows[plc]
 	type key struct {
 		source string
 		fc     byte
@@ -291,13 +294,18 @@ func (x *Exercise) summarise(team, plc string, pi int, txs []plantsim.Transactio
 			tr.writeClocks[plc] = append(tr.writeClocks[plc], t.Clock)
 		}
 		k := key{t.Source, t.Function}
-		if full && kept[k] < keepPerSecond {
+		made := n + len(out) + len(order)
+		if made < capRows && kept[k] < keepPerSecond {
 			kept[k]++
 			out = append(out, full1(t, trainee, tags))
 			continue
 		}
 		s := summaries[k]
 		if s == nil {
+			if made >= 2*capRows {
+				tr.capLost++
+				continue
+			}
 			first[k] = t
 			s = &store.TrafficRow{Team: team, PLC: plc, Clock: t.Clock, Conn: t.Conn, Source: t.Source, Note: t.Note,
 				Listen: t.Listen, Unit: int(t.Unit), Function: int(t.Function), Addr: int(t.Addr), Qty: int(t.Qty), Trainee: trainee}
