@@ -84,24 +84,34 @@ func TestReportCommand(t *testing.T) {
 	}
 
 	// icsrange report --format json -o FILE: the same report, since the
-	// exercise has ended.
+	// exercise has ended — from the same binary, since a report names the
+	// build that wrote it.
 	file := filepath.Join(t.TempDir(), "r.json")
-	stdout, stderr, code := run(t, "report", "--data", data, "--format", "json", "-o", file)
-	if code != 0 {
-		t.Fatalf("report: exit %d: %s", code, stderr)
+	rep, err := exec.Command(binary, "report", "--data", data, "--format", "json", "-o", file).CombinedOutput()
+	if err != nil {
+		t.Fatalf("report: %v: %s", err, rep)
 	}
-	if strings.TrimSpace(stdout) != "wrote "+file {
-		t.Errorf("report -o: stdout %q", stdout)
+	if strings.TrimSpace(string(rep)) != "wrote "+file {
+		t.Errorf("report -o: output %q", rep)
 	}
 	again, err := os.ReadFile(file)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !bytes.Equal(again, written) {
-		t.Error("icsrange report gave another JSON than the run wrote at its end")
+		a, b := strings.Split(string(written), "\n"), strings.Split(string(again), "\n")
+		for i := 0; i < len(a) && i < len(b); i++ {
+			if a[i] != b[i] {
+				t.Errorf("icsrange report gave another JSON than the run wrote at its end: line %d\nat the end: %s\nlater:      %s", i+1, a[i], b[i])
+				break
+			}
+		}
+		if len(a) != len(b) {
+			t.Errorf("icsrange report gave %d lines, the run %d", len(b), len(a))
+		}
 	}
 	// Without -o it goes to standard output; the default format is HTML.
-	stdout, stderr, code = run(t, "report", "--data", data)
+	stdout, stderr, code := run(t, "report", "--data", data)
 	if code != 0 || !strings.HasPrefix(stdout, "<!doctype html>") {
 		t.Errorf("report to stdout: exit %d, %.100q, %s", code, stdout, stderr)
 	}
