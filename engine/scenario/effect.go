@@ -115,3 +115,28 @@ func (EffectSpec) JSONSchema() *jsonschema.Schema {
 	}
 	return &jsonschema.Schema{OneOf: one, Description: "An effect: a map with one key, its kind."}
 }
+
+// plant is the fields as the effect registry reads them.
+func (a EffectArgs) plant() plant.Args {
+	p := plant.Args{From: a.From, To: a.To, PLC: a.PLC, Register: a.Register, Coil: a.Coil, Tag: a.Tag,
+		Window: a.Window.D(), Target: a.Target, Duration: a.Duration.D(), Program: a.Program, Mode: a.Mode,
+		Fault: a.Fault, Host: a.Host}
+	if a.Value != nil {
+		v := float64(*a.Value)
+		p.Value = &v
+	}
+	return p
+}
+
+// argsOf is the inverse of EffectArgs.plant, for the fields the registry
+// filled in (plant.Defaults).
+func argsOf(p plant.Args) EffectArgs {
+	a := EffectArgs{From: p.From, To: p.To, PLC: p.PLC, Register: p.Register, Coil: p.Coil, Tag: p.Tag,
+		Window: Duration(p.Window), Target: p.Target, Duration: Duration(p.Duration), Program: p.Program, Mode: p.Mode,
+		Fault: p.Fault, Host: p.Host}
+	if p.Value != nil {
+		v := Number(*p.Value)
+		a.Value = &v
+	}
+	return a
+}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"testing"
 	"time"
 )
@@ -42,8 +43,9 @@ var fuzzSnippets = []string{
 	"id: x\nversion: 1\ntitle: t\nduration: 1m\nplant:\n  zones: [{id: z}]\n  plcs: [{id: p, model: reactor, zone: z}]\nobjectives:\n  - id: o\n    points: 1\n    when: |\n      plant.p.pressure >\n        plant.q.level\n",
 }
 
-// FuzzLoad checks that Load never panics or hangs and that a failure is
-// always an Errors list naming the file, in (line, col) order.
+// FuzzLoad checks that Load never panics or hangs, that a failure is
+// always an Errors list naming the file, in (line, col) order, and that a
+// scenario that loads has its defaults filled.
 func FuzzLoad(f *testing.F) {
 	var files []string
 	for _, pattern := range []string{
@@ -96,6 +98,11 @@ func FuzzLoad(f *testing.F) {
 				if w.File != name || w.Line < 1 || w.Col < 1 || !w.Warn || w.Msg == "" {
 					t.Errorf("warning %d is not a warning at a place in the file: %#v", i, w)
 				}
+			}
+			// The spec compiled is the defaulted one, and its defaults are
+			// filled once and for all.
+			if again := defaults(sc.Spec); !reflect.DeepEqual(again, sc.Spec) {
+				t.Error("filling the defaults of the compiled spec changed it")
 			}
 			return
 		}

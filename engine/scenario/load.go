@@ -72,8 +72,10 @@ func readFull(f *os.File, buf []byte) (int, error) {
 	return n, nil
 }
 
-// Load validates and compiles a scenario; name is used in error positions.
-// On failure the error is an Errors holding every problem found.
+// Load reads a scenario: it decodes the file, validates it, fills its
+// defaults and compiles it (see validate.go); name is used in error
+// positions. On failure the error is an Errors holding every problem
+// found.
 func Load(name string, data []byte) (*Scenario, error) {
 	if len(data) > MaxFileSize {
 		return nil, Errors{{File: name, Msg: fmt.Sprintf("file is larger than %d bytes", MaxFileSize)}}
@@ -88,10 +90,11 @@ func Load(name string, data []byte) (*Scenario, error) {
 	if spec == nil {
 		return nil, l.result()
 	}
-	sc := l.check(spec)
+	rules := l.validate(spec)
 	if err := l.result(); err != nil {
 		return nil, err
 	}
+	sc := compile(defaults(spec), rules)
 	sc.Warnings = inFileOrder(l.warns)
 	return sc, nil
 }

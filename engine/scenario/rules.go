@@ -435,3 +435,11 @@ func firstOr(s []string, def string) string {
 	}
 	return def
 }
+
+// article puts "a" or "an" before a noun.
+func article(s string) string {
+	if s != "" && strings.ContainsRune("aeiouAEIOU", rune(s[0])) {
+		return "an " + s
+	}
+	return "a " + s
+}

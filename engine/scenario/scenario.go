@@ -11,6 +11,8 @@ import (
 
 // Scenario is a loaded, checked and compiled scenario, ready to run.
 type Scenario struct {
+	// Spec is what the scenario was compiled from: the file as written,
+	// with its defaults filled in.
 	Spec     *Spec
 	Duration time.Duration
 	MinTeams int

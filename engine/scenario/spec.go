@@ -1,6 +1,7 @@
-// Package scenario holds the scenario file format: the YAML spec types, a
-// loader that reports every problem at FILE:LINE:COL, validation of every
-// reference, and compilation of the rules into ready-to-run expr programs.
+// Package scenario holds the scenario file format: the YAML spec types and
+// a loader that decodes a file, validates it (reporting every problem at
+// FILE:LINE:COL), fills its defaults and compiles it, rules into
+// ready-to-run expr programs, into a Scenario.
 package scenario
 
 // FormatVersion is the scenario format this package reads.

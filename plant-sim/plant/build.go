@@ -8,6 +8,12 @@ import (
 	plantsim "github.com/icsrange/icsrange/plant-sim"
 )
 
+// An effect is made in three steps, as a scenario is: Check reports what
+// is wrong with its fields, Defaults fills the fields left out, and Compile
+// builds the Effect from fields Check passed. What differs between kinds
+// is declared in each kind's entry (its fields with their roles and
+// defaults, its own check and compile); the steps are shared.
+
 // Args are an effect's fields as a scenario wrote them, before checking.
 type Args struct {
 	From     string
@@ -55,6 +61,14 @@ func (a Args) text(name string) string {
 	return ""
 }
 
+// duration is a RoleDuration field by its scenario name.
+func (a *Args) duration(name string) *time.Duration {
+	if name == "window" {
+		return &a.Window
+	}
+	return &a.Duration
+}
+
 // Limits are the scenario's bounds an effect is checked against.
 type Limits struct {
 	// Duration is the scenario's length: nothing may outlast it.
@@ -67,120 +81,189 @@ type Problem struct {
 	Msg   string
 }
 
-// Build checks an effect's fields against the plant and compiles it. It
-// returns every problem, each naming its field; the effect is only usable
-// when there are none. The kind must be known (decoding checks that).
-func Build(kind string, a Args, t *Topology, lim Limits) (Effect, []Problem) {
+// Defaults returns the fields with the kind's defaults filled in: each
+// field left out that declares a Default gets it. An unknown kind's fields
+// come back as they are.
+func Defaults(kind string, a Args) Args {
 	k, ok := Lookup(kind)
 	if !ok {
-		return Effect{}, []Problem{{Msg: fmt.Sprintf("unknown effect kind %q", kind)}}
+		return a
 	}
-	b := &builder{topo: t, lim: lim, args: a, e: Effect{Kind: kind}}
-	if a.PLC != "" {
-		b.e.PLC = a.PLC
-		if m, err := t.Model(a.PLC); err == nil {
-			b.model = m
-		} else {
-			b.bad("plc", "unknown PLC %q", a.PLC)
+	for _, f := range k.Fields {
+		if f.Default == 0 {
+			continue
+		}
+		if d := a.duration(f.Name); *d == 0 {
+			*d = f.Default
 		}
 	}
-	if a.Value != nil {
-		b.e.Value, b.e.HasValue = *a.Value, true
+	return a
+}
+
+// Check reports every problem with an effect's fields against the plant,
+// each naming its field; none means Compile may build it. A field left out
+// is checked at its default, the value it will run with (a flood's default
+// length must fit the scenario too).
+func Check(kind string, a Args, t *Topology, lim Limits) []Problem {
+	k, ok := Lookup(kind)
+	if !ok {
+		return []Problem{{Msg: fmt.Sprintf("unknown effect kind %q", kind)}}
+	}
+	c := &checker{topo: t, lim: lim, args: Defaults(kind, a)}
+	if a.PLC != "" {
+		if m, err := t.Model(a.PLC); err == nil {
+			c.model = m
+		} else {
+			c.bad("plc", "unknown PLC %q", a.PLC)
+		}
 	}
 	for _, f := range k.Fields {
 		if !f.Own {
-			b.field(f)
+			c.field(f)
 		}
 	}
 	if k.check != nil {
-		k.check(b)
+		k.check(c)
 	}
-	return b.e, b.problems
+	return c.problems
 }
 
-// builder is one effect being checked and compiled.
-type builder struct {
+// Compile builds an effect from fields Check found no problem with and
+// Defaults filled; it does not check them again.
+func Compile(kind string, a Args, t *Topology) Effect {
+	c := &compiler{args: a, e: Effect{Kind: kind, PLC: a.PLC}}
+	if a.PLC != "" {
+		c.model, _ = t.Model(a.PLC)
+	}
+	if a.Value != nil {
+		c.e.Value, c.e.HasValue = *a.Value, true
+	}
+	k, ok := Lookup(kind)
+	if !ok {
+		return c.e
+	}
+	for _, f := range k.Fields {
+		if !f.Own {
+			c.field(f)
+		}
+	}
+	if k.compile != nil {
+		k.compile(c)
+	}
+	return c.e
+}
+
+// checker is one effect's fields being checked.
+type checker struct {
 	topo     *Topology
 	lim      Limits
-	args     Args
+	args     Args            // with the kind's defaults
 	model    *plantsim.Model // the effect's PLC's, once known
-	e        Effect
 	problems []Problem
 }
 
-func (b *builder) bad(field, format string, args ...any) {
-	b.problems = append(b.problems, Problem{Field: field, Msg: fmt.Sprintf(format, args...)})
+func (c *checker) bad(field, format string, args ...any) {
+	c.problems = append(c.problems, Problem{Field: field, Msg: fmt.Sprintf(format, args...)})
 }
 
-// field checks one field by its role and puts it into the effect.
-func (b *builder) field(f Field) {
-	v := b.args.text(f.Name)
+// field checks one field by its role.
+func (c *checker) field(f Field) {
+	v := c.args.text(f.Name)
 	switch f.Role {
 	case RoleHost:
 		if v == "" {
 			return
 		}
-		if _, ok := b.topo.Host(v); !ok {
-			b.bad(f.Name, "unknown host %q", v)
-		}
-		if f.Name == "host" {
-			b.e.Host = v
-		} else {
-			b.e.From = v
-		}
-	case RoleZone:
-		if f.Name == "to" {
-			b.e.To = v
-		} else {
-			b.e.From = v
+		if _, ok := c.topo.Host(v); !ok {
+			c.bad(f.Name, "unknown host %q", v)
 		}
 	case RolePLC:
 		if f.Name == "plc" || v == "" {
 			return // the PLC itself is checked before any field
 		}
-		if _, ok := b.topo.PLC(v); !ok {
-			b.bad(f.Name, "unknown PLC %q", v)
+		if _, ok := c.topo.PLC(v); !ok {
+			c.bad(f.Name, "unknown PLC %q", v)
 		}
-		b.e.PLC = v
 	case RoleTag:
-		if b.model == nil || (v == "" && !f.Required) {
+		if c.model == nil || (v == "" && !f.Required) {
 			return
 		}
-		tag, err := b.model.TagOf(v, f.Tables...)
-		if err != nil {
-			b.bad(f.Name, "%v", err)
-		}
-		b.e.Tag = tag
-	case RoleDuration:
-		if f.Name == "window" {
-			b.e.Window = b.args.Window
-		} else {
-			b.e.Duration = b.args.Duration
+		if _, err := c.model.TagOf(v, f.Tables...); err != nil {
+			c.bad(f.Name, "%v", err)
 		}
 	case RoleProgram:
-		b.e.Program = v
-		if b.model != nil {
-			if _, ok := b.model.Program(v); !ok {
-				b.bad(f.Name, "model %s has no logic program %q (have %s)", b.model.Name, v, strings.Join(b.model.Programs, ", "))
-			}
+		if c.model == nil {
+			return
+		}
+		if _, ok := c.model.Program(v); !ok {
+			c.bad(f.Name, "model %s has no logic program %q (have %s)", c.model.Name, v, strings.Join(c.model.Programs, ", "))
 		}
 	case RoleMode:
-		b.e.Mode = v
 		switch plantsim.Mode(v) {
 		case plantsim.ModeRun, plantsim.ModeStop, plantsim.ModeProgram:
 		default:
-			b.bad(f.Name, "mode %q is not one of run, stop, program", v)
+			c.bad(f.Name, "mode %q is not one of run, stop, program", v)
 		}
 	case RoleFault:
-		b.e.Fault = v
-		if b.model != nil {
-			if _, ok := b.model.Fault(v); !ok {
-				var names []string
-				for _, fd := range b.model.AllFaults() {
-					names = append(names, fd.Name)
-				}
-				b.bad(f.Name, "model %s has no fault %q (have %s)", b.model.Name, v, strings.Join(names, ", "))
-			}
+		if c.model == nil {
+			return
 		}
+		if _, ok := c.model.Fault(v); !ok {
+			var names []string
+			for _, fd := range c.model.AllFaults() {
+				names = append(names, fd.Name)
+			}
+			c.bad(f.Name, "model %s has no fault %q (have %s)", c.model.Name, v, strings.Join(names, ", "))
+		}
+	}
+}
+
+// compiler is one checked effect being compiled.
+type compiler struct {
+	args  Args
+	model *plantsim.Model // the effect's PLC's
+	e     Effect
+}
+
+// field puts one field into the effect by its role.
+func (c *compiler) field(f Field) {
+	v := c.args.text(f.Name)
+	switch f.Role {
+	case RoleHost:
+		switch {
+		case v == "":
+		case f.Name == "host":
+			c.e.Host = v
+		default:
+			c.e.From = v
+		}
+	case RoleZone:
+		if f.Name == "to" {
+			c.e.To = v
+		} else {
+			c.e.From = v
+		}
+	case RolePLC:
+		if f.Name != "plc" && v != "" {
+			c.e.PLC = v
+		}
+	case RoleTag:
+		if c.model == nil || (v == "" && !f.Required) {
+			return
+		}
+		// The tag's own name, without the table prefix a scenario may write.
+		c.e.Tag, _ = c.model.TagOf(v, f.Tables...)
+	case RoleDuration:
+		if f.Name == "window" {
+			c.e.Window = c.args.Window
+		} else {
+			c.e.Duration = c.args.Duration
+		}
+	case RoleProgram:
+		c.e.Program = v
+	case RoleMode:
+		c.e.Mode = v
+	case RoleFault:
+		c.e.Fault = v
 	}
 }

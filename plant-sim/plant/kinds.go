@@ -43,9 +43,11 @@ type Kind struct {
 	// them.
 	Fields []Field
 
-	// check adds the kind's own checks after every field's.
-	check func(b *builder)
-	text  func(e Effect) string
+	// check adds the kind's own checks after every field's; compile puts
+	// the kind's Own fields into the effect.
+	check   func(c *checker)
+	compile func(c *compiler)
+	text    func(e Effect) string
 	// plc is the change an OnPLC effect makes in the PLC.
 	plc func(e Effect) plantsim.Effect
 	// attack is the traffic a FromHost effect plays, without its targets
@@ -63,8 +65,12 @@ type Field struct {
 	Required bool
 	Role     Role
 	Tables   []plantsim.Table // RoleTag: the tables its tag may be in
-	// Own fields are checked by the kind's own check alone.
+	// Own fields are checked and compiled by the kind's own check and
+	// compile alone.
 	Own bool
+	// Default is a RoleDuration field's value when a scenario leaves it
+	// out (Defaults fills it in).
+	Default time.Duration
 }
 
 // Role says what a field names, and so how it is checked.
@@ -177,9 +183,9 @@ func hostKind(name, desc string, net func(*HostState), same func(HostState) stri
 
 func conduitKind(name, desc string, cut bool) *Kind {
 	return &Kind{Name: name, Desc: desc, Carry: OnNetwork, Fields: zones,
-		check: func(b *builder) {
-			if !b.topo.HasConduit(b.e.From, b.e.To) {
-				b.bad("from", "no conduit %s → %s in the plant", b.e.From, b.e.To)
+		check: func(c *checker) {
+			if !c.topo.HasConduit(c.args.From, c.args.To) {
+				c.bad("from", "no conduit %s → %s in the plant", c.args.From, c.args.To)
 			}
 		},
 		text: func(e Effect) string { return fmt.Sprintf("%s %s→%s", e.Kind, e.From, e.To) },
@@ -219,13 +225,10 @@ var kinds = func() map[string]*Kind {
 			text:   tagOnly, plc: override(plantsim.EffectFreeze)},
 		{Name: KindReplay, Carry: OnPLC,
 			Desc:   "What Modbus clients read for the tag loops its recorded last window (default 20s).",
-			Fields: []Field{onPLC, sensorTag, {Name: "window", Role: RoleDuration}, fromHost},
-			check: func(b *builder) {
-				if b.e.Window == 0 {
-					b.e.Window = 20 * time.Second
-				}
-				if b.e.Window > maxReplayWindow {
-					b.bad("window", "replay window %v is over the %v a PLC records", b.e.Window, maxReplayWindow)
+			Fields: []Field{onPLC, sensorTag, {Name: "window", Role: RoleDuration, Default: 20 * time.Second}, fromHost},
+			check: func(c *checker) {
+				if c.args.Window > maxReplayWindow {
+					c.bad("window", "replay window %v is over the %v a PLC records", c.args.Window, maxReplayWindow)
 				}
 			},
 			text: func(e Effect) string {
@@ -249,13 +252,10 @@ var kinds = func() map[string]*Kind {
 			attack: func(Effect, *plantsim.Model) (attack.Spec, error) { return attack.Spec{Kind: attack.Scan}, nil }},
 		{Name: KindFlood, Carry: FromHost,
 			Desc:   "Connection exhaustion and request flood for a duration (default 60s).",
-			Fields: []Field{fromHostReq, onPLC, {Name: "duration", Role: RoleDuration}},
-			check: func(b *builder) {
-				if b.e.Duration == 0 {
-					b.e.Duration = time.Minute
-				}
-				if b.lim.Duration > 0 && b.e.Duration > b.lim.Duration {
-					b.bad("duration", "flood of %v outlasts the scenario (%v)", b.e.Duration, b.lim.Duration)
+			Fields: []Field{fromHostReq, onPLC, {Name: "duration", Role: RoleDuration, Default: time.Minute}},
+			check: func(c *checker) {
+				if c.lim.Duration > 0 && c.args.Duration > c.lim.Duration {
+					c.bad("duration", "flood of %v outlasts the scenario (%v)", c.args.Duration, c.lim.Duration)
 				}
 			},
 			text: func(e Effect) string { return fmt.Sprintf("flood %s from %s for %v", e.PLC, e.From, e.Duration) },
@@ -317,25 +317,27 @@ func faultKind(name, pk, desc string, takesValue bool) *Kind {
 		fields = append(fields, Field{Name: "value", Role: RoleValue})
 	}
 	return &Kind{Name: name, Desc: desc, Carry: OnPLC, Fields: append(fields, fromHost),
-		check: func(b *builder) {
-			// Only a stuck sensor names the sensor; other faults are the
-			// PLC's or the process's as a whole.
-			b.e.Tag = b.args.Tag
-			if b.model == nil {
+		// Only a stuck sensor names the sensor; other faults are the PLC's
+		// or the process's as a whole.
+		check: func(c *checker) {
+			if c.model == nil {
 				return
 			}
-			if _, ok := b.model.Fault(b.e.Fault); !ok {
+			if _, ok := c.model.Fault(c.args.Fault); !ok {
 				return
 			}
 			switch {
-			case b.e.Fault == plantsim.FaultSensorStuck:
-				tag, err := b.model.TagOf(b.args.Tag, sensors...)
-				if err != nil {
-					b.bad("tag", "%s needs a sensor tag: %v", b.e.Fault, err)
+			case c.args.Fault == plantsim.FaultSensorStuck:
+				if _, err := c.model.TagOf(c.args.Tag, sensors...); err != nil {
+					c.bad("tag", "%s needs a sensor tag: %v", c.args.Fault, err)
 				}
-				b.e.Tag = tag
-			case b.args.Tag != "":
-				b.bad("tag", "fault %s takes no tag", b.e.Fault)
+			case c.args.Tag != "":
+				c.bad("tag", "fault %s takes no tag", c.args.Fault)
+			}
+		},
+		compile: func(c *compiler) {
+			if c.args.Fault == plantsim.FaultSensorStuck && c.model != nil {
+				c.e.Tag, _ = c.model.TagOf(c.args.Tag, sensors...)
 			}
 		},
 		text: func(e Effect) string {
