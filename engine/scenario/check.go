@@ -224,14 +224,14 @@ func (l *loader) checkPlant(s *Spec, sc *Scenario) map[string]map[string]bool {
 		if ft := pl.FrameTimeout.D(); ft != 0 && (ft < plantsim.MinFrameTimeout || ft > plantsim.MaxFrameTimeout) {
 			l.at(path+".frame_timeout", "frame timeout %v is outside %v..%v", ft, plantsim.MinFrameTimeout, plantsim.MaxFrameTimeout)
 		}
-		noise := 1.0
+		noise := plantsim.DefaultNoise
 		if pl.Noise != nil {
 			noise = *pl.Noise
 			if noise < 0 || noise > 100 {
 				l.at(path+".noise", "noise %g is outside 0..100", noise)
 			}
 		}
-		unit := byte(1)
+		unit := plantsim.DefaultUnitID
 		if pl.UnitID > 0 && pl.UnitID <= 247 {
 			unit = byte(pl.UnitID)
 		}
