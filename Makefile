@@ -65,6 +65,7 @@ fuzz: ## run each fuzz target for 20 s
 	$(GO) test ./plant-sim/router -run '^$$' -fuzz '^FuzzConduitsAPI$$' -fuzztime 20s
 	$(GO) test ./plant-sim/hostagent -run '^$$' -fuzz FuzzAttackRequest -fuzztime 20s
 	$(GO) test ./engine/pcap -run '^$$' -fuzz FuzzFillTCPChecksum -fuzztime 20s
+	$(GO) test ./plant-sim -run '^$$' -fuzz '^FuzzProcessArgs$$' -fuzztime 20s
 
 schema: ## regenerate scenarios/schema.json from the Go types
 	$(GO) test ./engine/scenario -run TestSchemaCurrent -update-schema
