@@ -72,6 +72,7 @@ schema: ## regenerate scenarios/schema.json from the Go types
 
 golden: ## rewrite golden files after an intended change
 	$(GO) test ./engine/scenario -run TestLoadGolden -update
+	$(GO) test ./engine/backend/docker -run TestSpecsGolden -update
 
 licenses: ## list every linked module's licence; fails on one that may not ship
 	$(GO) test -count=1 -run TestLinkedModules -v ./internal/licenses
