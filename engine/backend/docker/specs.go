@@ -1,9 +1,9 @@
 package docker
 
 import (
-	"cmp"
+	"fmt"
+	"net"
 	"net/netip"
-	"sort"
 	"strconv"
 	"strings"
 
@@ -15,7 +15,8 @@ import (
 
 	"github.com/icsrange/icsrange/engine/backend"
 	"github.com/icsrange/icsrange/engine/backend/plants"
-	plantsim "github.com/icsrange/icsrange/plant-sim"
+	"github.com/icsrange/icsrange/plant-sim/netsetup"
+	"github.com/icsrange/icsrange/plant-sim/plant"
 )
 
 // Ports inside the containers.
@@ -100,14 +101,16 @@ func (c *ctrSpec) what() string {
 func teamSpecs(plan backend.Plan, t string, tn *teamNet, n names, expose string) ([]*ctrSpec, error) {
 	var out []*ctrSpec
 	// routes to the team's other zones, through the router.
-	routes := func(zone string) []string {
-		var r []string
+	routes := func(zone string) (netsetup.Routes, error) {
+		var r netsetup.Routes
 		for _, z := range plan.Zones {
 			if z != zone {
-				r = append(r, "--route", tn.Zones[z]+"="+tn.Router.Zones[zone])
+				if err := r.Set(tn.Zones[z] + "=" + tn.Router.Zones[zone]); err != nil {
+					return nil, fmt.Errorf("team %s: %w", t, err)
+				}
 			}
 		}
-		return r
+		return r, nil
 	}
 	// The router: in every zone, passing what the conduits allow.
 	// --transitive: the engine's model (and so the in-process backend and
@@ -136,34 +139,19 @@ func teamSpecs(plan backend.Plan, t string, tn *teamNet, n names, expose string)
 	out = append(out, r)
 	for _, p := range plan.PLCs {
 		nd := tn.PLCs[p.ID]
-		scan := p.Scan
-		if scan == 0 {
-			scan = plantsim.DefaultScan
+		pc := plants.ProcessConfig(plan.Seed, t, p)
+		pc.Listen = net.JoinHostPort("0.0.0.0", strconv.Itoa(plant.ModbusPort))
+		pc.Mgmt = nd.Access + ":9020"
+		pc.TokenFile = TokenPath
+		// The real packets, captured at the PLC's own interfaces: every
+		// Modbus packet to it crosses them, intra-zone ones too.
+		pc.Capture = true
+		var err error
+		if pc.Routes, err = routes(p.Zone); err != nil {
+			return nil, err
 		}
-		unit := p.UnitID
-		if unit == 0 {
-			unit = 1
-		}
-		cmd := []string{"plc", "--id", p.ID, "--model", p.Model, "--listen", "0.0.0.0:502",
-			"--mgmt", nd.Access + ":9020", "--unit-id", strconv.Itoa(int(unit)), "--scan", scan.String(),
-			"--frame-timeout", cmp.Or(p.FrameTimeout, plantsim.DefaultFrameTimeout).String(),
-			"--noise", strconv.FormatFloat(p.Noise, 'g', -1, 64),
-			"--seed", strconv.FormatUint(plants.SeedFor(plan.Seed, t, p.ID), 10),
-			"--token-file", TokenPath, "--clock", "engine",
-			// The real packets, captured at the PLC's own interfaces: every
-			// Modbus packet to it crosses them, intra-zone ones too.
-			"--capture"}
-		keys := make([]string, 0, len(p.Params))
-		for k := range p.Params {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
-		for _, k := range keys {
-			cmd = append(cmd, "--param="+k+"="+strconv.FormatFloat(p.Params[k], 'g', -1, 64))
-		}
-		cmd = append(cmd, routes(p.Zone)...)
 		out = append(out, &ctrSpec{team: t, role: RolePLC, id: p.ID, zone: p.Zone, name: n.container(t, p.ID),
-			cmd:       cmd,
+			cmd:       append([]string{"plc"}, pc.Args()...),
 			accessNet: n.access(t), accessIP: nd.Access, zoneNets: []zoneEP{{net: n.zone(t, p.Zone), ip: nd.IP, alias: p.ID}},
 			ports: []string{portModbus, portMgmt}, expose: expose,
 			// Modbus is on 502 and the PLC binds it with no capability left.
@@ -176,7 +164,13 @@ func teamSpecs(plan backend.Plan, t string, tn *teamNet, n names, expose string)
 	for _, h := range plan.Hosts {
 		nd := tn.Hosts[h.ID]
 		cmd := []string{"host", "--id", h.ID, "--agent", nd.Access + ":9040", "--token-file", TokenPath}
-		cmd = append(cmd, routes(h.Zone)...)
+		rs, err := routes(h.Zone)
+		if err != nil {
+			return nil, err
+		}
+		for _, r := range rs {
+			cmd = append(cmd, "--route", r.String())
+		}
 		out = append(out, &ctrSpec{team: t, role: RoleHost, id: h.ID, zone: h.Zone, name: n.container(t, h.ID), cmd: cmd,
 			accessNet: n.access(t), accessIP: nd.Access, zoneNets: []zoneEP{{net: n.zone(t, h.Zone), ip: nd.IP, alias: h.ID}},
 			ports: []string{portAgent}, caps: []string{"NET_ADMIN"}, memory: 128 << 20, nanoCPUs: 5e8, pids: 128})
