@@ -59,6 +59,10 @@ type ProcessConfig struct {
 	Capture        bool // capture the PLC's packets (GET /v1/packets)
 	CapturePackets int  // packets the capture ring holds
 	CaptureMiB     int  // MiB the capture ring holds
+
+	// The protocols served beside Modbus (IEC 104, OPC UA) come here,
+	// each a struct of its own flags' fields, bound, rendered and checked
+	// as above; the round-trip test walks into such structs.
 }
 
 // Clock is what advances a PLC process's time.

@@ -40,12 +40,7 @@ func everyField(t testing.TB) plantsim.ProcessConfig {
 func TestProcessConfigRoundTrip(t *testing.T) {
 	c := everyField(t)
 	def := plantsim.ProcessDefaults()
-	cv, dv := reflect.ValueOf(c), reflect.ValueOf(def)
-	for _, f := range reflect.VisibleFields(cv.Type()) {
-		if reflect.DeepEqual(cv.FieldByIndex(f.Index).Interface(), dv.FieldByIndex(f.Index).Interface()) {
-			t.Errorf("the fixture leaves %s at its default: give it another value", f.Name)
-		}
-	}
+	allSet(t, "", reflect.ValueOf(c), reflect.ValueOf(def))
 	args := c.Args()
 	got, err := plantsim.ParseProcess(args)
 	if err != nil {
@@ -73,6 +68,23 @@ func TestProcessConfigRoundTrip(t *testing.T) {
 		"--capture=true", "--capture-packets", "1000", "--capture-mib", "2"}
 	if got, err := plantsim.ParseProcess(spaced); err != nil || !reflect.DeepEqual(got, c) {
 		t.Fatalf("parse %q: %v\n got %+v\nwant %+v", spaced, err, got, c)
+	}
+}
+
+// allSet fails for every field of c (into nested structs, as a section
+// of flags would be) that is at its value in def.
+func allSet(t *testing.T, path string, c, def reflect.Value) {
+	t.Helper()
+	for i := range c.NumField() {
+		f := c.Type().Field(i)
+		cf, df := c.Field(i), def.Field(i)
+		if f.Type.Kind() == reflect.Struct {
+			allSet(t, path+f.Name+".", cf, df)
+			continue
+		}
+		if reflect.DeepEqual(cf.Interface(), df.Interface()) {
+			t.Errorf("the fixture leaves %s%s at its default: give it another value", path, f.Name)
+		}
 	}
 }
 
