@@ -100,17 +100,17 @@ const (
 func (c *ProcessConfig) Bind(fs *flag.FlagSet) {
 	fs.StringVar(&c.Model, "model", c.Model, "process model: "+strings.Join(ModelNames(), ", "))
 	fs.StringVar(&c.ID, "id", c.ID, "PLC name (device identification and logs); default the model name")
-	fs.Var((*unitValue)(&c.UnitID), "unit-id", "Modbus unit id (0 and 255 are always answered too)")
+	fs.Var((*unitValue)(&c.UnitID), "unit-id", "Modbus unit `id` (0 and 255 are always answered too)")
 	fs.DurationVar(&c.Scan, "scan", c.Scan, fmt.Sprintf("logic scan period (%v..%v)", MinScan, MaxScan))
 	fs.Uint64Var(&c.Seed, "seed", c.Seed, "noise seed; the same seed gives the same run")
 	fs.Float64Var(&c.Noise, "noise", c.Noise, "sensor noise multiplier (0 = none)")
-	fs.Var((*paramsValue)(&c.Params), "param", "model parameter name=value (repeatable)")
+	fs.Var((*paramsValue)(&c.Params), "param", "model parameter `name=value` (repeatable)")
 	fs.StringVar((*string)(&c.Clock), "clock", string(c.Clock), "wall: run in real time; engine: stand still until an engine advances it (POST /v1/advance)")
 
 	fs.StringVar(&c.Listen, "listen", c.Listen, "Modbus/TCP listen address")
 	fs.StringVar(&c.Mgmt, "mgmt", c.Mgmt, "management API listen address (keep it off trainee networks)")
 	fs.StringVar(&c.TokenFile, "token-file", c.TokenFile, "file holding the management API bearer token (default: a new token, printed)")
-	fs.Var((*routesValue)(&c.Routes), "route", "route CIDR=GW to add before listening, e.g. 10.128.2.0/24=10.128.1.254 (repeatable; needs CAP_NET_ADMIN, then every capability is dropped)")
+	fs.Var((*routesValue)(&c.Routes), "route", "route `CIDR=GW` to add before listening, e.g. 10.128.2.0/24=10.128.1.254 (repeatable; needs CAP_NET_ADMIN, then every capability is dropped)")
 
 	fs.IntVar(&c.MaxClients, "max-clients", c.MaxClients, "concurrent Modbus connections")
 	fs.DurationVar(&c.IdleTimeout, "idle-timeout", c.IdleTimeout, "close Modbus connections idle this long")
