@@ -65,12 +65,14 @@ fuzz: ## run each fuzz target for 20 s
 	$(GO) test ./plant-sim/router -run '^$$' -fuzz '^FuzzConduitsAPI$$' -fuzztime 20s
 	$(GO) test ./plant-sim/hostagent -run '^$$' -fuzz FuzzAttackRequest -fuzztime 20s
 	$(GO) test ./engine/pcap -run '^$$' -fuzz FuzzFillTCPChecksum -fuzztime 20s
+	$(GO) test ./plant-sim -run '^$$' -fuzz '^FuzzProcessArgs$$' -fuzztime 20s
 
 schema: ## regenerate scenarios/schema.json from the Go types
 	$(GO) test ./engine/scenario -run TestSchemaCurrent -update-schema
 
 golden: ## rewrite golden files after an intended change
 	$(GO) test ./engine/scenario -run TestLoadGolden -update
+	$(GO) test ./engine/backend/docker -run TestSpecsGolden -update
 
 licenses: ## list every linked module's licence; fails on one that may not ship
 	$(GO) test -count=1 -run TestLinkedModules -v ./internal/licenses

@@ -21,13 +21,60 @@ type Config struct {
 	UnitID  byte          // Modbus unit id; default 1
 }
 
+// withDefaults is cfg with its unset fields at their defaults.
+func (cfg Config) withDefaults() Config {
+	if cfg.Scan == 0 {
+		cfg.Scan = DefaultScan
+	}
+	if cfg.Physics == 0 {
+		cfg.Physics = DefaultPhysics
+	}
+	if cfg.UnitID == 0 {
+		cfg.UnitID = DefaultUnitID
+	}
+	if cfg.ID == "" {
+		cfg.ID = cfg.Model
+	}
+	return cfg
+}
+
+// resolve checks cfg (with its defaults) against its model and returns the
+// model and the parameters with the model's defaults filled in: New's
+// checks, which ProcessConfig.Validate makes before a process starts.
+func (cfg Config) resolve() (*Model, Params, error) {
+	model, ok := LookupModel(cfg.Model)
+	if !ok {
+		return nil, nil, fmt.Errorf("unknown model %q (have %v)", cfg.Model, ModelNames())
+	}
+	cfg = cfg.withDefaults()
+	if cfg.Scan < MinScan || cfg.Scan > MaxScan {
+		return nil, nil, fmt.Errorf("scan period %v is outside %v..%v", cfg.Scan, MinScan, MaxScan)
+	}
+	if cfg.Physics < time.Millisecond || cfg.Physics > time.Second {
+		return nil, nil, fmt.Errorf("physics step %v is outside 1ms..1s", cfg.Physics)
+	}
+	if !(cfg.Noise >= 0 && cfg.Noise <= 100) { // NaN too
+		return nil, nil, fmt.Errorf("noise %g is outside 0..100", cfg.Noise)
+	}
+	params, err := cfg.Params.resolve(model.Params)
+	if err != nil {
+		return nil, nil, fmt.Errorf("model %s: %w", model.Name, err)
+	}
+	return model, params, nil
+}
+
 // Scan period limits.
 const (
 	MinScan        = 20 * time.Millisecond
 	MaxScan        = 500 * time.Millisecond
 	DefaultScan    = 100 * time.Millisecond
 	DefaultPhysics = 50 * time.Millisecond
-	replayHistory  = 60 * time.Second
+	// DefaultNoise is a scenario PLC's and a PLC process's noise: the
+	// model's nominal (a Config's zero Noise is none).
+	DefaultNoise = 1.0
+	// DefaultUnitID is the Modbus unit id of a PLC not given one.
+	DefaultUnitID byte = 1
+	replayHistory      = 60 * time.Second
 )
 
 // Mode is the PLC's operating mode.
@@ -126,35 +173,11 @@ type deviceIdentity struct {
 
 // New creates a PLC at exercise time zero, in run mode.
 func New(cfg Config) (*PLC, error) {
-	model, ok := LookupModel(cfg.Model)
-	if !ok {
-		return nil, fmt.Errorf("unknown model %q (have %v)", cfg.Model, ModelNames())
-	}
-	if cfg.Scan == 0 {
-		cfg.Scan = DefaultScan
-	}
-	if cfg.Scan < MinScan || cfg.Scan > MaxScan {
-		return nil, fmt.Errorf("scan period %v is outside %v..%v", cfg.Scan, MinScan, MaxScan)
-	}
-	if cfg.Physics == 0 {
-		cfg.Physics = DefaultPhysics
-	}
-	if cfg.Physics < time.Millisecond || cfg.Physics > time.Second {
-		return nil, fmt.Errorf("physics step %v is outside 1ms..1s", cfg.Physics)
-	}
-	if cfg.Noise < 0 || cfg.Noise > 100 {
-		return nil, fmt.Errorf("noise %g is outside 0..100", cfg.Noise)
-	}
-	if cfg.UnitID == 0 {
-		cfg.UnitID = 1
-	}
-	if cfg.ID == "" {
-		cfg.ID = cfg.Model
-	}
-	params, err := cfg.Params.resolve(model.Params)
+	model, params, err := cfg.resolve()
 	if err != nil {
-		return nil, fmt.Errorf("model %s: %w", model.Name, err)
+		return nil, err
 	}
+	cfg = cfg.withDefaults()
 	n := len(model.Tags)
 	p := &PLC{
 		cfg: cfg, model: model, layout: model.Layout(), params: params,

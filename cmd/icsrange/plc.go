@@ -10,7 +10,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -21,64 +20,24 @@ import (
 	"github.com/icsrange/icsrange/plant-sim/netsetup"
 )
 
-// paramFlag collects repeated --param name=value flags.
-type paramFlag plantsim.Params
-
-func (p paramFlag) String() string { return "" }
-func (p paramFlag) Set(s string) error {
-	k, v, ok := strings.Cut(s, "=")
-	if !ok {
-		return fmt.Errorf("want name=value, got %q", s)
-	}
-	f, err := strconv.ParseFloat(v, 64)
-	if err != nil {
-		return fmt.Errorf("param %s: %w", k, err)
-	}
-	p[k] = f
-	return nil
-}
-
 func (m *Main) runPLC(ctx context.Context, args []string) error {
 	fs := m.newFlags("plc", "--model M [--listen ADDR] [--mgmt ADDR] [flags]")
-	model := fs.String("model", "", "process model: "+strings.Join(plantsim.ModelNames(), ", "))
-	id := fs.String("id", "", "PLC name (device identification and logs); default the model name")
-	listen := fs.String("listen", "127.0.0.1:5020", "Modbus/TCP listen address")
-	mgmt := fs.String("mgmt", "127.0.0.1:9020", "management API listen address (keep it off trainee networks)")
-	unit := fs.Uint("unit-id", 1, "Modbus unit id (0 and 255 are always answered too)")
-	scan := fs.Duration("scan", plantsim.DefaultScan, "logic scan period (20ms..500ms)")
-	seed := fs.Uint64("seed", 1, "noise seed; the same seed gives the same run")
-	noise := fs.Float64("noise", 1, "sensor noise multiplier (0 = none)")
-	tokenFile := fs.String("token-file", "", "file holding the management API bearer token (default: a new token, printed)")
-	maxClients := fs.Int("max-clients", plantsim.DefaultMaxClients, "concurrent Modbus connections")
-	idle := fs.Duration("idle-timeout", plantsim.DefaultIdleTimeout, "close Modbus connections idle this long")
-	frameTimeout := fs.Duration("frame-timeout", plantsim.DefaultFrameTimeout, "close a Modbus connection that begins a request frame and does not complete it this long after (1s..1m)")
-	tlsListen := fs.String("tls-listen", "", "also serve Modbus/TCP Security (TLS, roles from client certificates) here, e.g. 127.0.0.1:802")
-	tlsCert := fs.String("tls-cert", "", "server certificate (PEM) for --tls-listen")
-	tlsKey := fs.String("tls-key", "", "server key (PEM) for --tls-listen")
-	tlsCA := fs.String("tls-ca", "", "CA (PEM) that signs client certificates for --tls-listen")
-	clock := fs.String("clock", "wall", "wall: run in real time; engine: stand still until an engine advances it (POST /v1/advance)")
+	cfg := plantsim.ProcessDefaults()
+	cfg.Bind(fs)
+	// Not the PLC's configuration: they print its register map instead of
+	// running it.
 	printMap := fs.Bool("print-map", false, "print the model's register map and exit")
 	mapFormat := fs.String("map-format", "text", "register map format: text or json")
-	params := paramFlag{}
-	fs.Var(params, "param", "model parameter name=value (repeatable)")
-	var routes netsetup.Routes
-	fs.Var(&routes, "route", "route CIDR=GW to add before listening, e.g. 10.128.2.0/24=10.128.1.254 (repeatable; needs CAP_NET_ADMIN, then every capability is dropped)")
-	capOn := fs.Bool("capture", false, "capture the Modbus packets on every interface, served at GET /v1/packets (needs CAP_NET_RAW, then every capability is dropped)")
-	capPackets := fs.Int("capture-packets", capture.DefaultMaxPackets, "packets the capture ring holds")
-	capMiB := fs.Int("capture-mib", capture.DefaultMaxBytes>>20, "MiB the capture ring holds")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
 		return usageErr("unexpected argument %q", fs.Arg(0))
 	}
-	if *model == "" {
-		return usageErr("--model is required (one of %s)", strings.Join(plantsim.ModelNames(), ", "))
+	if err := cfg.Validate(); err != nil {
+		return usageErr("%v", err)
 	}
-	def, ok := plantsim.LookupModel(*model)
-	if !ok {
-		return usageErr("unknown model %q (have %s)", *model, strings.Join(plantsim.ModelNames(), ", "))
-	}
+	def, _ := plantsim.LookupModel(cfg.Model)
 	if *printMap {
 		switch *mapFormat {
 		case "text":
@@ -90,37 +49,27 @@ func (m *Main) runPLC(ctx context.Context, args []string) error {
 		}
 		return usageErr("--map-format must be text or json")
 	}
-	if *clock != "wall" && *clock != "engine" {
-		return usageErr("--clock must be wall or engine")
-	}
-	if *unit > 247 && *unit != 255 {
-		return usageErr("--unit-id %d is outside 1..247", *unit)
-	}
-	if *frameTimeout < plantsim.MinFrameTimeout || *frameTimeout > plantsim.MaxFrameTimeout {
-		return usageErr("--frame-timeout %v is outside %v..%v", *frameTimeout, plantsim.MinFrameTimeout, plantsim.MaxFrameTimeout)
-	}
-	plc, err := plantsim.New(plantsim.Config{ID: *id, Model: *model, Params: plantsim.Params(params),
-		Seed: *seed, Noise: *noise, Scan: *scan, UnitID: byte(*unit)})
+	plc, err := plantsim.New(cfg.PLC())
 	if err != nil {
 		return err
 	}
 
-	tok, err := loadOrMakeToken(*tokenFile)
+	tok, err := loadOrMakeToken(cfg.TokenFile)
 	if err != nil {
 		return err
 	}
 	// The packet socket first: opening it takes CAP_NET_RAW, which goes
 	// with every other capability below; the open socket keeps working.
 	var capt *capture.Capture
-	if *capOn {
-		if capt, err = openCapture(*listen, *capPackets, *capMiB); err != nil {
+	if cfg.Capture {
+		if capt, err = openCapture(cfg); err != nil {
 			return err
 		}
 		defer capt.Close()
 	}
 	// Routes to the plant's other zones, then no privileges: all before
 	// anything listens.
-	netRep, err := netsetup.Setup(routes)
+	netRep, err := netsetup.Setup(cfg.Routes)
 	if err != nil {
 		return err
 	}
@@ -132,29 +81,29 @@ func (m *Main) runPLC(ctx context.Context, args []string) error {
 		}
 		netRep.Dropped = true
 	}
-	srvCfg := plantsim.ServerConfig{MaxClients: *maxClients, IdleTimeout: *idle, FrameTimeout: *frameTimeout}
+	srvCfg := cfg.Server()
 	plain := plantsim.NewServer(plc, srvCfg)
-	mbLn, err := net.Listen("tcp", *listen)
+	mbLn, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return fmt.Errorf("listen modbus: %w%s", err, lowPortHint(err, netRep.Dropped))
 	}
 	var secure *plantsim.Server
 	var tlsLn net.Listener
-	if *tlsListen != "" {
-		cfg, err := serverTLS(*tlsCert, *tlsKey, *tlsCA)
+	if cfg.TLSListen != "" {
+		tc, err := serverTLS(cfg.TLSCert, cfg.TLSKey, cfg.TLSCA)
 		if err != nil {
 			mbLn.Close()
 			return err
 		}
 		c := srvCfg
-		c.TLS = cfg
+		c.TLS = tc
 		secure = plantsim.NewServer(plc, c)
-		if tlsLn, err = net.Listen("tcp", *tlsListen); err != nil {
+		if tlsLn, err = net.Listen("tcp", cfg.TLSListen); err != nil {
 			mbLn.Close()
 			return fmt.Errorf("listen modbus/tls: %w", err)
 		}
 	}
-	mgLn, err := net.Listen("tcp", *mgmt)
+	mgLn, err := net.Listen("tcp", cfg.Mgmt)
 	if err != nil {
 		mbLn.Close()
 		if tlsLn != nil {
@@ -169,17 +118,17 @@ func (m *Main) runPLC(ctx context.Context, args []string) error {
 	hs := &http.Server{Handler: plantsim.MgmtHandler(plc, token.HashOf(tok), mgmtOpts...), ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout: 10 * time.Second, WriteTimeout: 10 * time.Second, MaxHeaderBytes: 16 << 10}
 
-	fmt.Fprintf(m.Stdout, "plc %s (%s) modbus=%s unit=%d mgmt=%s scan=%v clock=%s\n", plc.ID(), def.Name, mbLn.Addr(), plc.UnitID(), mgLn.Addr(), *scan, *clock)
+	fmt.Fprintf(m.Stdout, "plc %s (%s) modbus=%s unit=%d mgmt=%s scan=%v clock=%s\n", plc.ID(), def.Name, mbLn.Addr(), plc.UnitID(), mgLn.Addr(), cfg.Scan, cfg.Clock)
 	if tlsLn != nil {
 		fmt.Fprintf(m.Stdout, "modbus/tls=%s\n", tlsLn.Addr())
 	}
 	if capt != nil {
-		fmt.Fprintf(m.Stdout, "capture: tcp port %s on every interface, ring of %d packets or %d MiB\n", listenPort(*listen), *capPackets, *capMiB)
+		fmt.Fprintf(m.Stdout, "capture: tcp port %s on every interface, ring of %d packets or %d MiB\n", listenPort(cfg.Listen), cfg.CapturePackets, cfg.CaptureMiB)
 	}
-	if len(routes) > 0 || capt != nil {
+	if len(cfg.Routes) > 0 || capt != nil {
 		fmt.Fprintf(m.Stdout, "%s\n", netRep)
 	}
-	if *tokenFile == "" {
+	if cfg.TokenFile == "" {
 		fmt.Fprintf(m.Stdout, "management token: %s\n", tok)
 	}
 
@@ -194,8 +143,8 @@ func (m *Main) runPLC(ctx context.Context, args []string) error {
 			}
 		})
 	}
-	if *clock == "wall" {
-		wg.Go(func() { plantsim.RunRealtime(ctx, *scan, plc) })
+	if cfg.Clock == plantsim.ClockWall {
+		wg.Go(func() { plantsim.RunRealtime(ctx, cfg.Scan, plc) })
 	}
 	wg.Go(func() {
 		if err := plain.Serve(mbLn); !errors.Is(err, plantsim.ErrServerClosed) {
@@ -234,17 +183,14 @@ func (m *Main) runPLC(ctx context.Context, args []string) error {
 	return runErr
 }
 
-// openCapture opens the packet capture for the Modbus port of listen.
-func openCapture(listen string, packets, mib int) (*capture.Capture, error) {
-	port, err := strconv.ParseUint(listenPort(listen), 10, 16)
-	if err != nil || port == 0 {
-		return nil, usageErr("--capture needs --listen with a fixed port, not %q", listen)
+// openCapture opens the packet capture for the Modbus port (Validate has
+// checked there is one and the ring's bounds).
+func openCapture(cfg plantsim.ProcessConfig) (*capture.Capture, error) {
+	port, err := cfg.ModbusPort()
+	if err != nil {
+		return nil, err
 	}
-	// The ring's slots are allocated up front: bound them too.
-	if packets < 1 || packets > 1_000_000 || mib < 1 || mib > 1024 {
-		return nil, usageErr("--capture-packets must be 1..1000000 and --capture-mib 1..1024")
-	}
-	c, err := capture.Open(capture.Config{Ports: []uint16{uint16(port)}, MaxPackets: packets, MaxBytes: mib << 20})
+	c, err := capture.Open(capture.Config{Ports: []uint16{port}, MaxPackets: cfg.CapturePackets, MaxBytes: cfg.CaptureMiB << 20})
 	if err != nil {
 		return nil, fmt.Errorf("--capture: %w", err)
 	}
@@ -276,9 +222,6 @@ func loadOrMakeToken(path string) (string, error) {
 }
 
 func serverTLS(certFile, keyFile, caFile string) (*tls.Config, error) {
-	if certFile == "" || keyFile == "" || caFile == "" {
-		return nil, errors.New("--tls-listen needs --tls-cert, --tls-key and --tls-ca")
-	}
 	cert, err := tls.LoadX509KeyPair(certFile, keyFile)
 	if err != nil {
 		return nil, fmt.Errorf("load tls key pair: %w", err)

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 
+	plantsim "github.com/icsrange/icsrange/plant-sim"
 	"github.com/icsrange/icsrange/plant-sim/plant"
 )
 
@@ -20,8 +21,8 @@ import (
 const (
 	defaultMinTeams = 1
 	defaultMaxTeams = 100
-	defaultUnitID   = 1
-	defaultNoise    = 1.0
+	defaultUnitID   = int(plantsim.DefaultUnitID) // the PLC's own defaults
+	defaultNoise    = plantsim.DefaultNoise
 	defaultAttempts = 3
 )
 

@@ -1,6 +1,7 @@
 // Package workpool runs a number of independent jobs on a bounded set of
 // goroutines: the one worker pool the backends share (advancing every PLC
-// each tick, creating and removing containers).
+// each tick, creating and removing containers), and the limit on calls in
+// flight the Docker provisioning pipeline shares.
 package workpool
 
 import (
@@ -80,4 +81,26 @@ func All(ctx context.Context, n, workers int, fn func(int) error) error {
 		return ctx.Err()
 	}
 	return errors.Join(errs...)
+}
+
+// Limit bounds how many calls run at once among any number of goroutines:
+// for a pipeline whose goroutines spend most of their time waiting (a
+// container's readiness) between calls that must be bounded (the Docker
+// daemon's), where a pool of n workers would leave the waits holding the
+// slots.
+type Limit chan struct{}
+
+// NewLimit returns a limit of n calls at once (at least 1).
+func NewLimit(n int) Limit { return make(Limit, max(n, 1)) }
+
+// Do runs fn once a slot is free, or returns the context's cause if it is
+// done first.
+func (l Limit) Do(ctx context.Context, fn func() error) error {
+	select {
+	case l <- struct{}{}:
+	case <-ctx.Done():
+		return context.Cause(ctx)
+	}
+	defer func() { <-l }()
+	return fn()
 }

@@ -3,6 +3,7 @@ package workpool
 import (
 	"context"
 	"errors"
+	"runtime"
 	"sync/atomic"
 	"testing"
 )
@@ -57,5 +58,37 @@ func TestEachAndAll(t *testing.T) {
 	cancel()
 	if err := Each(cctx, 100, 4, func(int) error { return nil }); !errors.Is(err, context.Canceled) {
 		t.Fatalf("cancelled Each: %v", err)
+	}
+}
+
+// A Limit runs at most its n calls at once: with both slots taken, a
+// call whose context ends waits for none and returns the context's cause
+// without running; once a slot frees, calls run again.
+func TestLimit(t *testing.T) {
+	l := NewLimit(2)
+	release := make(chan struct{})
+	done := make(chan error, 2)
+	for range 2 {
+		go func() { done <- l.Do(context.Background(), func() error { <-release; return nil }) }()
+	}
+	for len(l) < 2 { // both calls hold their slot
+		runtime.Gosched()
+	}
+	boom := errors.New("gave up")
+	ctx, cancel := context.WithCancelCause(context.Background())
+	cancel(boom)
+	ran := false
+	if err := l.Do(ctx, func() error { ran = true; return nil }); !errors.Is(err, boom) || ran {
+		t.Fatalf("a third call with both slots taken: ran %v, err %v; want the context's cause, not run", ran, err)
+	}
+	close(release)
+	for range 2 {
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := errors.New("its own error")
+	if err := l.Do(context.Background(), func() error { return want }); err != want {
+		t.Fatalf("a call with a free slot returned %v, want its own error", err)
 	}
 }

@@ -68,24 +68,17 @@ locals {
 
   token_path = "/etc/icsrange/mgmt.token"
 
-  # `icsrange plc` arguments per slot. Ids, models and parameter names are
-  # plain words (the scenario checker sees to that), so a space-separated
-  # line is safe to hand to systemd's $ARGS splitting.
+  # `icsrange plc` arguments per slot: where it listens and its token,
+  # then what icsrange rendered (var.plc_args). Ids, models and parameter
+  # names are plain words (the scenario checker sees to that) and every
+  # argument is one --name=value, so a space-separated line is safe to
+  # hand to systemd's $ARGS splitting.
   args = {
     for s in local.slots : s.key => join(" ", concat([
-      "--id", s.plc.id,
-      "--model", s.plc.model,
-      "--listen", "0.0.0.0:${s.modbus}",
-      "--mgmt", "0.0.0.0:${s.mgmt}",
-      "--unit-id", tostring(s.plc.unit_id),
-      "--scan", "${s.plc.scan_ms}ms",
-      "--frame-timeout", "${s.plc.frame_timeout_ms}ms",
-      "--noise", tostring(s.plc.noise),
-      "--seed", var.plc_seeds[s.key],
-      "--token-file", local.token_path,
-      "--clock", "engine",
-      ], [for k, v in s.plc.params : "--param=${k}=${v}"]
-    ))
+      "--listen=0.0.0.0:${s.modbus}",
+      "--mgmt=0.0.0.0:${s.mgmt}",
+      "--token-file=${local.token_path}",
+    ], var.plc_args[s.key]))
   }
 
   # SECURITY TRADE-OFF: the management token travels in user_data. Anyone

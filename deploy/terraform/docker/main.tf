@@ -125,21 +125,14 @@ resource "docker_container" "plc" {
   hostname = each.value.plc.id
 
   entrypoint = ["/icsrange"]
+  # Where it listens and its token, then what icsrange rendered
+  # (var.plc_args).
   command = concat([
     "plc",
-    "--id", each.value.plc.id,
-    "--model", each.value.plc.model,
-    "--listen", "0.0.0.0:502",
-    "--mgmt", "0.0.0.0:9020",
-    "--unit-id", tostring(each.value.plc.unit_id),
-    "--scan", "${each.value.plc.scan_ms}ms",
-    "--frame-timeout", "${each.value.plc.frame_timeout_ms}ms",
-    "--noise", tostring(each.value.plc.noise),
-    "--seed", var.plc_seeds[each.key],
-    "--token-file", local.token_path,
-    "--clock", "engine",
-    ], [for k, v in each.value.plc.params : "--param=${k}=${v}"]
-  )
+    "--listen=0.0.0.0:502",
+    "--mgmt=0.0.0.0:9020",
+    "--token-file=${local.token_path}",
+  ], var.plc_args[each.key])
 
   # A PLC that restarted would come back at its initial state behind the
   # engine's back; better it stays down and the engine reports it.

@@ -29,21 +29,16 @@ resource "terraform_data" "plc" {
   input = {
     pidfile = "${var.work_dir}/${each.value.name}.pid"
     logfile = "${var.work_dir}/${each.value.name}.log"
-    args = join(" ", concat([
-      "plc",
-      "--id", each.value.plc.id,
-      "--model", each.value.plc.model,
-      "--listen", "${var.bind_address}:${each.value.ports.modbus}",
-      "--mgmt", "127.0.0.1:${each.value.ports.mgmt}",
-      "--unit-id", tostring(each.value.plc.unit_id),
-      "--scan", "${each.value.plc.scan_ms}ms",
-      "--frame-timeout", "${each.value.plc.frame_timeout_ms}ms",
-      "--noise", tostring(each.value.plc.noise),
-      "--seed", var.plc_seeds[each.key],
-      "--token-file", var.mgmt_token_file,
-      "--clock", "engine",
-      ], [for k, v in each.value.plc.params : "--param ${k}=${v}"]
-    ))
+    # `icsrange plc`, where it listens and its token, then what icsrange
+    # rendered (var.plc_args); each argument quoted for the shell.
+    args = join(" ", [
+      for a in concat([
+        "plc",
+        "--listen=${var.bind_address}:${each.value.ports.modbus}",
+        "--mgmt=127.0.0.1:${each.value.ports.mgmt}",
+        "--token-file=${var.mgmt_token_file}",
+      ], var.plc_args[each.key]) : "'${replace(a, "'", "'\\''")}'"
+    ])
   }
 
   provisioner "local-exec" {

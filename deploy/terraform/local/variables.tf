@@ -11,17 +11,11 @@ variable "teams" {
 }
 
 variable "plcs" {
-  description = "The PLCs of one plant."
+  description = "The PLCs of one plant: which there are and where they sit. How each runs is in plc_args."
   type = list(object({
-    id      = string
-    model   = string
-    zone    = string
-    unit_id = number
-    scan_ms = number
-    noise   = number
-    params  = map(number)
-    # Modbus frame deadline (icsrange plc --frame-timeout).
-    frame_timeout_ms = number
+    id    = string
+    model = string
+    zone  = string
   }))
 }
 
@@ -36,9 +30,9 @@ variable "hosts" {
   default = []
 }
 
-variable "plc_seeds" {
-  description = "Noise seed per \"team/plc\", as decimal strings (they exceed float precision)."
-  type        = map(string)
+variable "plc_args" {
+  description = "The `icsrange plc` arguments per \"team/plc\", rendered by icsrange: everything but where the PLC listens and its token file. Run `icsrange plc --listen ADDR --mgmt ADDR --token-file FILE` followed by them."
+  type        = map(list(string))
 }
 
 variable "ports" {

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/docker/docker/api/types/container"
-	"github.com/docker/docker/api/types/network"
 	"github.com/docker/docker/client"
 	"github.com/docker/docker/pkg/stdcopy"
 )
@@ -192,8 +191,7 @@ func setZone(ctx context.Context, cli *client.Client, info container.InspectResp
 		}
 		return true, nil
 	}
-	if err := cli.NetworkConnect(ctx, z.net, info.ID, &network.EndpointSettings{
-		IPAMConfig: &network.EndpointIPAMConfig{IPv4Address: z.ip}, Aliases: []string{z.alias}}); err != nil {
+	if err := cli.NetworkConnect(ctx, z.net, info.ID, z.endpoint()); err != nil {
 		return false, fmt.Errorf("connect %s to %s: %w", name, z.net, err)
 	}
 	return true, nil

@@ -251,7 +251,11 @@ func TestResetHost(t *testing.T) {
 	f.do(plant.KindPauseHost)
 	f.wantState(true, true, false)
 	var spec *ctrSpec
-	for _, c := range teamSpecs(f.plan, "a", f.d.h.teams["a"].net, newNames(f.plan.ExerciseID), "") {
+	specs, err := teamSpecs(f.plan, "a", f.d.h.teams["a"].net, newNames(f.plan.ExerciseID), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range specs {
 		if c.role == RoleHost && c.id == "attacker" {
 			spec = c
 		}

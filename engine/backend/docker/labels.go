@@ -6,6 +6,25 @@ import (
 	"github.com/icsrange/icsrange/engine/backend"
 )
 
+// Labels on every container and network the backend makes.
+const (
+	LabelExercise = "icsrange.exercise"
+	LabelScenario = "icsrange.scenario" // the scenario's id (plants made before it have none)
+	LabelTeam     = "icsrange.team"
+	LabelRole     = "icsrange.role" // plc, host, router, network
+	LabelID       = "icsrange.id"   // PLC, host or zone id; "router"; "access"
+	LabelZone     = "icsrange.zone"
+)
+
+// Container roles.
+const (
+	RolePLC     = "plc"
+	RoleHost    = "host"
+	RoleRouter  = "router"
+	RoleNetwork = "network"
+	RoleToken   = "token" // the token volume
+)
+
 // planLabels are the labels every container, network and volume of the
 // exercise carries: what icsrange ps and down --exercise find them by,
 // with no data dir.

@@ -94,8 +94,11 @@ func (b *Backend) start(ctx context.Context, plan backend.Plan, addrs map[string
 				closeAll()
 				return nil, err
 			}
-			p, err := plantsim.New(plantsim.Config{ID: spec.ID, Model: spec.Model, Params: spec.Params,
-				Seed: plants.SeedFor(plan.Seed, name, spec.ID), Noise: spec.Noise, Scan: spec.Scan, UnitID: spec.UnitID})
+			pc := plants.ProcessConfig(plan.Seed, name, spec)
+			if b.MaxClients > 0 {
+				pc.MaxClients = b.MaxClients
+			}
+			p, err := plantsim.New(pc.PLC())
 			if err != nil {
 				closeAll()
 				return nil, fmt.Errorf("team %s plc %s: %w", name, spec.ID, err)
@@ -111,7 +114,7 @@ func (b *Backend) start(ctx context.Context, plan backend.Plan, addrs map[string
 				closeAll()
 				return nil, fmt.Errorf("team %s plc %s: listen: %w", name, spec.ID, err)
 			}
-			srv := plantsim.NewServer(p, plantsim.ServerConfig{MaxClients: b.MaxClients, FrameTimeout: spec.FrameTimeout})
+			srv := plantsim.NewServer(p, pc.Server())
 			servers = append(servers, srv)
 			wg.Go(func() { srv.Serve(ln) })
 			step(name, "plc "+spec.ID, "started", done+1)

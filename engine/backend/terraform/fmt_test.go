@@ -5,11 +5,18 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/icsrange/icsrange/engine/backend"
+	"github.com/icsrange/icsrange/engine/backend/plants"
 	"github.com/icsrange/icsrange/internal/testtool"
+	plantsim "github.com/icsrange/icsrange/plant-sim"
+	"github.com/icsrange/icsrange/plant-sim/plant"
 )
 
 // modulesDir holds the Terraform modules icsrange ships.
@@ -97,5 +104,71 @@ func TestModulesShareContract(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestValidateLocalModule runs terraform validate on the local module,
+// which needs no provider, so it works offline.
+func TestValidateLocalModule(t *testing.T) {
+	bin := testtool.Terraform(t)
+	work := t.TempDir()
+	if err := copyModule(filepath.Join(modulesDir, "local"), work); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{{"init", "-backend=false", "-input=false", "-no-color"}, {"validate", "-no-color"}} {
+		cmd := exec.CommandContext(t.Context(), bin, args...)
+		cmd.Dir = work
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("terraform %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+	}
+}
+
+// The module contract's plc_args are each PLC's `icsrange plc` arguments
+// as every backend derives them from the plan, without where it listens
+// or its token file, which the module adds: with those they parse back to
+// the whole configuration.
+func TestPLCArgs(t *testing.T) {
+	plan := backend.Plan{ExerciseID: "x-1", Seed: 3, Teams: []string{"a", "b"}, Topology: plant.NewTopology([]string{"control"}, nil,
+		[]plant.PLC{
+			{ID: "tank", Model: "water-tank", Zone: "control", Params: plantsim.Params{"level0_m": 2.5}, Noise: 0, FrameTimeout: 2 * time.Second},
+			{ID: "feeder", Model: "breaker", Zone: "control", UnitID: 2, Noise: 1},
+		}, nil)}
+	b := &Backend{Icsrange: "/bin/icsrange"}
+	vars, err := b.vars(plan, t.TempDir(), "/data/terraform/mgmt.token")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := vars["plc_seeds"]; ok {
+		t.Fatal("plc_seeds is no longer in the contract: the seed is in plc_args")
+	}
+	args := vars["plc_args"].(map[string][]string)
+	if len(args) != 4 {
+		t.Fatalf("plc_args has %d entries, want 4: %v", len(args), args)
+	}
+	placement := []string{"--listen=0.0.0.0:5020", "--mgmt=127.0.0.1:9020", "--token-file=/data/terraform/mgmt.token"}
+	for _, team := range plan.Teams {
+		for _, p := range plan.PLCs {
+			a := args[team+"/"+p.ID]
+			for _, x := range a {
+				for _, f := range []string{"--listen", "--mgmt", "--token-file"} {
+					if strings.HasPrefix(x, f) {
+						t.Errorf("%s/%s: %q is the module's to give", team, p.ID, x)
+					}
+				}
+			}
+			got, err := plantsim.ParseProcess(append(slices.Clone(placement), a...))
+			if err != nil {
+				t.Fatalf("%s/%s: %q: %v", team, p.ID, a, err)
+			}
+			want := plants.ProcessConfig(plan.Seed, team, p)
+			want.Listen, want.Mgmt, want.TokenFile = "0.0.0.0:5020", "127.0.0.1:9020", "/data/terraform/mgmt.token"
+			if !reflect.DeepEqual(got, want) {
+				t.Errorf("%s/%s: %q reads\n %+v, want\n %+v", team, p.ID, a, got, want)
+			}
+		}
+	}
+	if a := args["a/tank"]; !slices.Contains(a, "--frame-timeout=2s") || !slices.Contains(a, "--noise=0") || !slices.Contains(a, "--clock=engine") {
+		t.Errorf("a/tank: %q lacks the scenario's frame timeout, its noise or the engine's clock", a)
 	}
 }

@@ -6,7 +6,6 @@
 package terraform
 
 import (
-	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -16,7 +15,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"time"
 
@@ -26,6 +24,7 @@ import (
 	"github.com/icsrange/icsrange/engine/backend/plants"
 	"github.com/icsrange/icsrange/internal/token"
 	plantsim "github.com/icsrange/icsrange/plant-sim"
+	"github.com/icsrange/icsrange/plant-sim/plant"
 )
 
 // WorkDir is the Terraform working directory inside a data dir.
@@ -208,34 +207,20 @@ func (b *Backend) vars(plan backend.Plan, work, tokFile string) (map[string]any,
 			return nil, fmt.Errorf("find the icsrange binary: %w", err)
 		}
 	}
-	var plcs []map[string]any
+	plcs := []map[string]any{}
 	for _, p := range plan.PLCs {
-		scan := p.Scan
-		if scan == 0 {
-			scan = plantsim.DefaultScan
-		}
-		params := map[string]float64{}
-		for k, v := range p.Params {
-			params[k] = v
-		}
-		unit := p.UnitID
-		if unit == 0 {
-			unit = 1
-		}
-		plcs = append(plcs, map[string]any{"id": p.ID, "model": p.Model, "zone": p.Zone, "unit_id": unit,
-			"scan_ms": scan.Milliseconds(), "noise": p.Noise, "params": params,
-			"frame_timeout_ms": cmp.Or(p.FrameTimeout, plantsim.DefaultFrameTimeout).Milliseconds()})
+		plcs = append(plcs, map[string]any{"id": p.ID, "model": p.Model, "zone": p.Zone})
 	}
 	hosts := []map[string]any{}
 	for _, h := range plan.Hosts {
 		hosts = append(hosts, map[string]any{"id": h.ID, "role": h.Role, "zone": h.Zone, "address": h.Address})
 	}
-	seeds := map[string]string{}
+	args := map[string][]string{}
 	ports := map[string]map[string]int{}
 	for _, t := range plan.Teams {
 		for _, p := range plan.PLCs {
 			k := t + "/" + p.ID
-			seeds[k] = strconv.FormatUint(plants.SeedFor(plan.Seed, t, p.ID), 10)
+			args[k] = plcArgs(plan, t, p)
 			mb, err := freePort()
 			if err != nil {
 				return nil, err
@@ -248,7 +233,16 @@ func (b *Backend) vars(plan backend.Plan, work, tokFile string) (map[string]any,
 		}
 	}
 	return map[string]any{"exercise_id": plan.ExerciseID, "teams": plan.Teams, "plcs": plcs, "hosts": hosts,
-		"plc_seeds": seeds, "ports": ports, "mgmt_token_file": tokFile, "icsrange_binary": self, "work_dir": work}, nil
+		"plc_args": args, "ports": ports, "mgmt_token_file": tokFile, "icsrange_binary": self, "work_dir": work}, nil
+}
+
+// plcArgs are the `icsrange plc` arguments of team's PLC p as the module
+// contract hands them over: all but where the PLC listens and its token
+// file, which only the module knows (it adds --listen, --mgmt and
+// --token-file); those are left at their defaults here, so Args leaves
+// them out.
+func plcArgs(plan backend.Plan, team string, p plant.PLC) []string {
+	return plants.ProcessConfig(plan.Seed, team, p).Args()
 }
 
 // freePort asks the kernel for a free port. Another process could take it
