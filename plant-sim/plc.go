@@ -89,7 +89,7 @@ type PLC struct {
 	params Params
 
 	v, m, r []float64 // truth/memory, measured, reported
-	net     []bool    // tags written over Modbus since the last scan
+	net     []bool    // tags written over the network since the last scan
 	over    []override
 	stuck   []float64 // NaN = not stuck
 

@@ -65,6 +65,11 @@ type TagDef struct {
 	// Noise is the sensor noise standard deviation as a fraction of the span,
 	// multiplied by the PLC's noise setting; zero for tags without a sensor.
 	Noise float64
+	// DoubleOff names, for a command coil with an opposite (close/open),
+	// the coil that the OFF state of its IEC 104 double command pulses;
+	// the opposite gets no double command of its own. Without it a double
+	// command's OFF writes 0 to the coil itself.
+	DoubleOff string
 }
 
 // Analog reports whether the tag is a register value rather than a bit.
