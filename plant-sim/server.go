@@ -6,12 +6,8 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/asn1"
-	"errors"
-	"fmt"
 	"net"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/icsrange/icsrange/plant-sim/modbus"
@@ -40,14 +36,7 @@ const DefaultMaxClients = 32
 type Server struct {
 	plc *PLC
 	cfg ServerConfig
-
-	connSeq atomic.Uint64
-
-	mu        sync.Mutex
-	listeners map[net.Listener]struct{}
-	conns     map[net.Conn]struct{}
-	closed    bool
-	wg        sync.WaitGroup
+	cs  *conns
 }
 
 // NewServer returns a server for plc.
@@ -58,84 +47,25 @@ func NewServer(plc *PLC, cfg ServerConfig) *Server {
 	if cfg.IdleTimeout <= 0 {
 		cfg.IdleTimeout = 60 * time.Second
 	}
-	return &Server{plc: plc, cfg: cfg, listeners: map[net.Listener]struct{}{}, conns: map[net.Conn]struct{}{}}
+	return &Server{plc: plc, cfg: cfg, cs: newConns(plc, cfg.MaxClients, "")}
 }
-
-// ErrServerClosed is returned by Serve after Close.
-var ErrServerClosed = errors.New("modbus server closed")
 
 // Serve accepts connections on ln until Close. It always returns an error.
 func (s *Server) Serve(ln net.Listener) error {
 	if s.cfg.TLS != nil {
 		ln = tls.NewListener(ln, s.cfg.TLS)
 	}
-	s.mu.Lock()
-	if s.closed {
-		s.mu.Unlock()
-		ln.Close()
-		return ErrServerClosed
-	}
-	s.listeners[ln] = struct{}{}
-	s.mu.Unlock()
-	var delay time.Duration
-	for {
-		conn, err := ln.Accept()
-		if err != nil {
-			s.mu.Lock()
-			closed := s.closed
-			s.mu.Unlock()
-			if closed {
-				return ErrServerClosed
-			}
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				// Out of file descriptors and the like: back off, don't spin.
-				delay = min(max(2*delay, 5*time.Millisecond), time.Second)
-				time.Sleep(delay)
-				continue
-			}
-			return err
-		}
-		delay = 0
-		s.mu.Lock()
-		if s.closed || len(s.conns) >= s.cfg.MaxClients {
-			full := !s.closed
-			s.mu.Unlock()
-			if full {
-				s.plc.audit(s.plc.Now(), "refused", conn.RemoteAddr().String(),
-					fmt.Sprintf("refused %s: all %d connection slots taken", conn.RemoteAddr(), s.cfg.MaxClients))
-			}
-			conn.Close()
-			continue
-		}
-		s.conns[conn] = struct{}{}
-		s.wg.Add(1)
-		s.mu.Unlock()
-		go s.serveConn(conn)
-	}
+	return s.cs.serve(ln, s.serveConn)
 }
 
 // Close stops every listener and connection and waits for them to end.
 func (s *Server) Close() error {
-	s.mu.Lock()
-	s.closed = true
-	for ln := range s.listeners {
-		ln.Close()
-	}
-	for c := range s.conns {
-		c.Close()
-	}
-	s.mu.Unlock()
-	s.wg.Wait()
+	s.cs.close()
 	return nil
 }
 
 // Clients returns the number of open connections.
-func (s *Server) Clients() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return len(s.conns)
-}
+func (s *Server) Clients() int { return s.cs.count() }
 
 // connInfo is what the traffic log knows of a connection.
 type connInfo struct {
@@ -144,24 +74,55 @@ type connInfo struct {
 	listen string
 	source string // attributed source, or remote
 	note   string
-	seen   bool // a request has come: attribution settled, connect logged
+	over   string // the protocol, for the audit trail: "" (Modbus), "IEC 104", "OPC UA"
+	seen   bool   // a request has come: attribution settled, connect logged
 }
 
-func (s *Server) serveConn(conn net.Conn) {
-	c := &connInfo{id: s.connSeq.Add(1), remote: conn.RemoteAddr().String(), listen: conn.LocalAddr().String()}
+// newConnInfo describes a connection a server has accepted; over names the
+// protocol in audit entries ("" for Modbus).
+func newConnInfo(id uint64, conn net.Conn, over string) *connInfo {
+	c := &connInfo{id: id, remote: conn.RemoteAddr().String(), listen: conn.LocalAddr().String(), over: over}
 	c.source = c.remote
-	defer func() {
-		conn.Close()
-		s.mu.Lock()
-		delete(s.conns, conn)
-		s.mu.Unlock()
-		p := s.plc
-		if !c.seen {
-			p.audit(p.Now(), "connect", c.source, "connect from "+c.source)
+	return c
+}
+
+// settle attributes a connection at its first request and logs its
+// connect. Whoever plays traffic for someone else (an attack from the
+// scenario's attacker host, a forwarded trainee session) attributes its
+// connection before its first request.
+func (p *PLC) settle(c *connInfo) {
+	if c.seen {
+		return
+	}
+	c.seen = true
+	if a, ok := p.attributed(c.remote); ok {
+		c.source, c.note = a.source, a.note
+	}
+	detail := "connect from " + c.source
+	if c.over != "" {
+		detail += " over " + c.over
+	}
+	if c.note != "" && !strings.HasPrefix(c.note, "host ") {
+		// A forwarded session says so; which scenario host played
+		// an attack is the instructor's to know (see engine.ForTeam).
+		detail += " (" + c.note + ")"
+	}
+	p.audit(p.Now(), "connect", c.source, detail)
+}
+
+// hangUp logs a connection's end (and its connect, if no request came).
+func (p *PLC) hangUp(c *connInfo) {
+	if !c.seen {
+		detail := "connect from " + c.source
+		if c.over != "" {
+			detail += " over " + c.over
 		}
-		p.audit(p.Now(), "disconnect", c.source, "disconnect "+c.source)
-		s.wg.Done()
-	}()
+		p.audit(p.Now(), "connect", c.source, detail)
+	}
+	p.audit(p.Now(), "disconnect", c.source, "disconnect "+c.source)
+}
+
+func (s *Server) serveConn(conn net.Conn, c *connInfo) {
 	role := RoleNone
 	if tc, ok := conn.(*tls.Conn); ok {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -192,22 +153,7 @@ func (s *Server) serveConn(conn net.Conn) {
 		if err != nil {
 			return
 		}
-		if !c.seen {
-			// Whoever plays traffic for someone else (an attack from the
-			// scenario's attacker host, a forwarded trainee session)
-			// attributes its connection before its first request.
-			c.seen = true
-			if a, ok := s.plc.attributed(c.remote); ok {
-				c.source, c.note = a.source, a.note
-			}
-			detail := "connect from " + c.source
-			if c.note != "" && !strings.HasPrefix(c.note, "host ") {
-				// A forwarded session says so; which scenario host played
-				// an attack is the instructor's to know (see engine.ForTeam).
-				detail += " (" + c.note + ")"
-			}
-			s.plc.audit(s.plc.Now(), "connect", c.source, detail)
-		}
+		s.plc.settle(c)
 		out = modbus.AppendHeader(out[:0], h.TxID, h.Unit, 0)
 		var ok bool
 		var clock time.Duration
