@@ -360,8 +360,10 @@ func (c *iecConn) handle(f *iecFrame) {
 	}
 	x.items = c.items
 	x.resp = c.out
-	c.write()
+	// Recorded before it is sent, as Modbus transactions are: whoever
+	// sees the answer finds it in the log.
 	c.p.recordExchange(c.clock, c.c, &x)
+	c.write()
 }
 
 // opOf names what a frame was, for the traffic log.
@@ -462,11 +464,8 @@ func (c *iecConn) send(op string, function byte) {
 		return
 	}
 	x := exchange{proto: ProtoIEC104, op: op, function: function, station: c.s.cfg.CA, items: c.items, resp: c.out}
-	c.write()
-	if c.closeWhy != "" {
-		x.outcome = "closed: " + c.closeWhy
-	}
 	c.p.recordExchange(c.clock, c.c, &x)
+	c.write()
 }
 
 // timeouts runs the timers: t1 closes, t2 acknowledges, t3 tests, a
