@@ -188,6 +188,21 @@ func (c *iecClient) expectU(fn byte) {
 	}
 }
 
+// untilU reads frames up to U function fn, skipping I-frames (spontaneous
+// data).
+func (c *iecClient) untilU(fn byte) {
+	c.t.Helper()
+	for {
+		a := c.read()
+		if a.kind == 'U' && a.u == fn {
+			return
+		}
+		if a.kind != 'I' {
+			c.t.Fatalf("got %c frame (u=%02X) waiting for U %02X", a.kind, a.u, fn)
+		}
+	}
+}
+
 // reply is nextASDU skipping spontaneous data (cause 3), which a scan may
 // slip in between a request and its answer.
 func (c *iecClient) reply() asduMsg {
