@@ -247,21 +247,13 @@ func TestIEC104Setpoints(t *testing.T) {
 // With RequireSelect a direct execute is refused, and a select expires
 // after the select timeout.
 func TestIEC104RequireSelect(t *testing.T) {
-	const timeout = 100 * time.Millisecond
-	plc, addr := iecPLC(t, "water-tank", plantsim.IEC104Config{RequireSelect: true, SelectTimeout: timeout})
+	plc, addr := iecPLC(t, "water-tank", plantsim.IEC104Config{RequireSelect: true})
 	c := dialIEC(t, addr)
 	c.start(true)
 	auto := ioaOf(t, plc, plantsim.IOASingleCmd, "auto")
 	c.sendI(asdu(tCScNa1, cAct, 1, auto, 0))
 	if m := c.reply(); m.cause != cActCon || !m.pn {
 		t.Fatalf("direct execute answered %+v, want negative", m)
-	}
-	c.sendI(asdu(tCScNa1, cAct, 1, auto, 0x80))
-	c.reply()
-	time.Sleep(timeout + 50*time.Millisecond) // a lower bound only: the select has expired
-	c.sendI(asdu(tCScNa1, cAct, 1, auto, 0))
-	if m := c.reply(); !m.pn {
-		t.Fatalf("execute after the select expired answered %+v", m)
 	}
 	c.sendI(asdu(tCScNa1, cAct, 1, auto, 0x80))
 	c.reply()
@@ -273,6 +265,18 @@ func TestIEC104RequireSelect(t *testing.T) {
 	scan(plc)
 	if tagValue(t, plc, "auto").Truth != 0 {
 		t.Fatal("auto not cleared")
+	}
+
+	const timeout = 100 * time.Millisecond
+	_, addr = iecPLC(t, "water-tank", plantsim.IEC104Config{RequireSelect: true, SelectTimeout: timeout})
+	c = dialIEC(t, addr)
+	c.start(true)
+	c.sendI(asdu(tCScNa1, cAct, 1, auto, 0x80))
+	c.reply()
+	time.Sleep(timeout + 50*time.Millisecond) // a lower bound only: the select has expired
+	c.sendI(asdu(tCScNa1, cAct, 1, auto, 0))
+	if m := c.reply(); !m.pn {
+		t.Fatalf("execute after the select expired answered %+v", m)
 	}
 }
 

@@ -260,9 +260,14 @@ func (c *uaConn) createMonitoredItems(sess *uaSession, r ua.Request, _ *opcua.Me
 			st = ua.StatusBadMonitoringModeInvalid
 		default:
 			item.attr = it.ItemToMonitor.AttributeID
-			if _, ast := c.s.space.attribute(n, item.attr, &sess.who, c.p); ast != ua.StatusOK && item.attr != ua.AttributeIDValue {
-				st = ast
-			} else if it.RequestedParameters != nil {
+			if item.attr == ua.AttributeIDValue && n.class != ua.NodeClassVariable {
+				st = ua.StatusBadAttributeIDInvalid
+			} else if item.attr != ua.AttributeIDValue {
+				// Only values are read under the PLC's lock; other
+				// attributes are fixed.
+				_, st = c.s.space.attribute(n, item.attr, &sess.who, c.p)
+			}
+			if st == ua.StatusOK && it.RequestedParameters != nil {
 				item.handle = it.RequestedParameters.ClientHandle
 				st = c.filter(item, it.RequestedParameters.Filter)
 			}
