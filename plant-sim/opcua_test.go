@@ -531,6 +531,40 @@ func TestOPCUATrafficLog(t *testing.T) {
 	}
 }
 
+// A client renews its security token at three quarters of its lifetime;
+// the channel goes on with the new one.
+func TestOPCUATokenRenewal(t *testing.T) {
+	plc := plctestWaterTank(t)
+	_, url := startOPCUA(t, plc, plantsim.OPCUAConfig{Security: []plantsim.OPCUASecurity{secEncrypt}})
+	ctx := uaCtx(t)
+	eps, err := gopcua.GetEndpoints(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := gopcua.NewClient(url, gopcua.SecurityFromEndpoint(eps[0], ua.UserTokenTypeAnonymous),
+		gopcua.Certificate(uaCerts().client), gopcua.PrivateKey(uaCerts().clientKey),
+		gopcua.Lifetime(2*time.Second), gopcua.AutoReconnect(false), gopcua.RequestTimeout(ioTimeout))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Connect(ctx); err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close(context.Background())
+	waitFor(t, func() bool {
+		n := 0
+		for _, tx := range plc.Capture(0).Transactions {
+			if tx.Op == "open" {
+				n++
+			}
+		}
+		return n >= 3 // discovery's, the session channel's, its renewal
+	})
+	if dv := readUA(t, c, "ns=1;s=level", ua.AttributeIDValue); dv.Status != ua.StatusOK {
+		t.Fatalf("read after the renewal: %v", dv.Status)
+	}
+}
+
 // During communication loss the server answers nothing, as Modbus does.
 func TestOPCUACommLoss(t *testing.T) {
 	plc := plctestWaterTank(t)

@@ -164,7 +164,7 @@ func (m *Main) runPLC(ctx context.Context, args []string) error {
 		}
 		return fmt.Errorf("listen mgmt: %w%s", err, lowPortHint(err, netRep.Dropped))
 	}
-	extra, err := protos.servers(plc, *maxClients)
+	extra, err := protos.servers(plc, *maxClients, *idle)
 	if err != nil {
 		mbLn.Close()
 		mgLn.Close()

@@ -10,6 +10,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"time"
 
 	plantsim "github.com/icsrange/icsrange/plant-sim"
 	"github.com/icsrange/icsrange/plant-sim/opcua"
@@ -85,7 +86,7 @@ type protoServer struct {
 
 // servers builds and listens the extra protocols' servers for plc; on an
 // error the listeners opened so far are closed.
-func (f *protoFlags) servers(plc *plantsim.PLC, maxClients int) (out []protoServer, err error) {
+func (f *protoFlags) servers(plc *plantsim.PLC, maxClients int, idle time.Duration) (out []protoServer, err error) {
 	defer func() {
 		if err != nil {
 			for _, s := range out {
@@ -124,7 +125,7 @@ func (f *protoFlags) servers(plc *plantsim.PLC, maxClients int) (out []protoServ
 		return out, usageErr("--opcua-no-anonymous and --opcua-anonymous-write contradict each other")
 	}
 	cfg := plantsim.OPCUAConfig{Security: sec, NoAnonymous: f.opcuaNoAnon, AnonymousWrite: f.opcuaAnonWrite,
-		Users: f.opcuaUsers, MaxClients: maxClients}
+		Users: f.opcuaUsers, MaxClients: maxClients, IdleTimeout: idle}
 	secure := false
 	for _, s := range sec {
 		secure = secure || s.Policy != opcua.PolicyNone

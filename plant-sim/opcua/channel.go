@@ -408,7 +408,7 @@ func (ch *Channel) OpenChannel(m *Message) ([]byte, error) {
 	if life <= 0 || life > ch.cfg.MaxLifetime {
 		life = ch.cfg.MaxLifetime
 	}
-	life = max(life, 10*time.Second)
+	life = max(life, time.Second)
 	now := ch.cfg.Now()
 	tok := &token{id: ch.nextToken, algo: sym, created: now, lifetime: life}
 	ch.nextToken++
