@@ -116,6 +116,7 @@ type OPCUAServer struct {
 	start  time.Time
 	users  map[string]opcuaUser
 	chanID atomic.Uint32
+	subIDs atomic.Uint32 // subscription ids, server-wide so an id names one
 
 	mu  sync.Mutex
 	url string

@@ -3,7 +3,6 @@ package plantsim
 import (
 	"math"
 	"reflect"
-	"sync/atomic"
 	"time"
 
 	"github.com/gopcua/opcua/ua"
@@ -19,9 +18,6 @@ const (
 	uaRetransmit       = 4 // notification messages kept for Republish
 	uaMinInterval      = 50 * time.Millisecond
 )
-
-// uaSubIDs numbers subscriptions server-wide, so an id names one.
-var uaSubIDs atomic.Uint32
 
 // uaPublish is a publish request waiting for something to send.
 type uaPublish struct {
@@ -99,7 +95,7 @@ func (c *uaConn) createSubscription(sess *uaSession, r ua.Request, _ *opcua.Mess
 	if len(sess.subs) >= uaMaxSubscriptions {
 		return &ua.ServiceFault{ResponseHeader: opcua.ResponseHeader(h, ua.StatusBadTooManySubscriptions, time.Now())}
 	}
-	sub := &uaSub{id: uaSubIDs.Add(1), sess: sess, publishing: req.PublishingEnabled}
+	sub := &uaSub{id: c.s.subIDs.Add(1), sess: sess, publishing: req.PublishingEnabled}
 	c.revise(sub, req.RequestedPublishingInterval, req.RequestedLifetimeCount, req.RequestedMaxKeepAliveCount, req.MaxNotificationsPerPublish)
 	sub.next = time.Now().Add(sub.interval)
 	sess.subs = append(sess.subs, sub)
