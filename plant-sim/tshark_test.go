@@ -79,8 +79,9 @@ func TestTsharkDissectsIEC104AndOPCUA(t *testing.T) {
 	writeUA(t, ua2, "ns=1;s=level_sp", float32(5.5))
 
 	file := filepath.Join(t.TempDir(), "protocols.pcap")
-	writeStreams(t, file, plc104.Capture(0).Transactions, 2404)
-	appendStreams(t, file, plcUA.Capture(0).Transactions, 4840)
+	clock := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
+	writeStreams(t, file, plc104.Capture(0).Transactions, 2404, &clock)
+	appendStreams(t, file, plcUA.Capture(0).Transactions, 4840, &clock)
 
 	out := testtool.Tshark(t, bin, "-r", file, "-V") + testtool.Tshark(t, bin, "-r", file)
 	for _, want := range []string{"IEC 60870-5-104", "C_IC_NA_1", "C_SC_NA_1", "C_DC_NA_1", "C_SE_NC_1", "C_SE_NB_1",
@@ -104,12 +105,9 @@ func TestTsharkDissectsIEC104AndOPCUA(t *testing.T) {
 type tcpStream struct {
 	client, server netip.AddrPort
 	cSeq, sSeq     uint32
-	open           bool
 }
 
-var pcapClock = time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
-
-func writeStreams(t *testing.T, file string, txs []plantsim.Transaction, port uint16) {
+func writeStreams(t *testing.T, file string, txs []plantsim.Transaction, port uint16, clock *time.Time) {
 	t.Helper()
 	f, err := os.Create(file)
 	if err != nil {
@@ -120,24 +118,24 @@ func writeStreams(t *testing.T, file string, txs []plantsim.Transaction, port ui
 	if err := w.WriteFileHeader(65535, layers.LinkTypeEthernet); err != nil {
 		t.Fatal(err)
 	}
-	streams(t, w, txs, port)
+	streams(t, w, txs, port, clock)
 }
 
-func appendStreams(t *testing.T, file string, txs []plantsim.Transaction, port uint16) {
+func appendStreams(t *testing.T, file string, txs []plantsim.Transaction, port uint16, clock *time.Time) {
 	t.Helper()
 	f, err := os.OpenFile(file, os.O_APPEND|os.O_WRONLY, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	streams(t, pcapgo.NewWriter(f), txs, port)
+	streams(t, pcapgo.NewWriter(f), txs, port, clock)
 }
 
 // streams writes each connection's transactions as a TCP stream to port:
 // handshake, the request from the client, the response from the server
 // (either may be empty: what the station sends unasked has no request),
 // then the close.
-func streams(t *testing.T, w *pcapgo.Writer, txs []plantsim.Transaction, port uint16) {
+func streams(t *testing.T, w *pcapgo.Writer, txs []plantsim.Transaction, port uint16, clock *time.Time) {
 	t.Helper()
 	byConn := map[uint64]*tcpStream{}
 	var order []*tcpStream
@@ -147,7 +145,7 @@ func streams(t *testing.T, w *pcapgo.Writer, txs []plantsim.Transaction, port ui
 		if !fromClient {
 			src, dst, seq, ack = s.server, s.client, &s.sSeq, s.cSeq
 		}
-		pcapClock = pcapClock.Add(time.Millisecond)
+		*clock = clock.Add(time.Millisecond)
 		eth := &layers.Ethernet{SrcMAC: net.HardwareAddr{2, 0, 0, 0, 0, byte(src.Port())}, DstMAC: net.HardwareAddr{2, 0, 0, 0, 0, byte(dst.Port())},
 			EthernetType: layers.EthernetTypeIPv4}
 		ip := &layers.IPv4{Version: 4, TTL: 64, Protocol: layers.IPProtocolTCP, SrcIP: src.Addr().AsSlice(), DstIP: dst.Addr().AsSlice()}
@@ -160,7 +158,7 @@ func streams(t *testing.T, w *pcapgo.Writer, txs []plantsim.Transaction, port ui
 			t.Fatal(err)
 		}
 		b := buf.Bytes()
-		if err := w.WritePacket(gopacket.CaptureInfo{Timestamp: pcapClock, CaptureLength: len(b), Length: len(b)}, b); err != nil {
+		if err := w.WritePacket(gopacket.CaptureInfo{Timestamp: *clock, CaptureLength: len(b), Length: len(b)}, b); err != nil {
 			t.Fatal(err)
 		}
 		*seq += uint32(len(payload))
