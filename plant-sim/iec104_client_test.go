@@ -11,6 +11,7 @@ import (
 	"time"
 
 	plantsim "github.com/icsrange/icsrange/plant-sim"
+	"github.com/icsrange/icsrange/plant-sim/plctest"
 )
 
 // A controlling station written from IEC 60870-5-104 (clause 5, the APCI)
@@ -337,28 +338,6 @@ func (c *iecClient) expectClosed() {
 	}
 }
 
-// startIEC104 serves plc over IEC 104 on 127.0.0.1:0 until the test ends.
-func startIEC104(t testing.TB, plc *plantsim.PLC, cfg plantsim.IEC104Config) (*plantsim.IEC104Server, string) {
-	t.Helper()
-	srv, err := plantsim.NewIEC104Server(plc, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ln) }()
-	t.Cleanup(func() {
-		srv.Close()
-		if err := <-done; !errors.Is(err, plantsim.ErrServerClosed) {
-			t.Errorf("Serve returned %v", err)
-		}
-	})
-	return srv, ln.Addr().String()
-}
-
 // iecPLC is a noiseless PLC of model with an IEC 104 server.
 func iecPLC(t testing.TB, model string, cfg plantsim.IEC104Config) (*plantsim.PLC, string) {
 	t.Helper()
@@ -366,6 +345,6 @@ func iecPLC(t testing.TB, model string, cfg plantsim.IEC104Config) (*plantsim.PL
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, addr := startIEC104(t, plc, cfg)
+	_, addr := plctest.ServeIEC104(t, plc, cfg)
 	return plc, addr
 }

@@ -17,6 +17,7 @@ import (
 
 	plantsim "github.com/icsrange/icsrange/plant-sim"
 	"github.com/icsrange/icsrange/plant-sim/opcua"
+	"github.com/icsrange/icsrange/plant-sim/plctest"
 )
 
 // The OPC UA server checked with github.com/gopcua/opcua's client, which
@@ -56,23 +57,7 @@ func startOPCUA(t testing.TB, plc *plantsim.PLC, cfg plantsim.OPCUAConfig) (*pla
 			cfg.Certificate, cfg.Key = uaCerts().server, uaCerts().serverKey
 		}
 	}
-	srv, err := plantsim.NewOPCUAServer(plc, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ln) }()
-	t.Cleanup(func() {
-		srv.Close()
-		if err := <-done; !errors.Is(err, plantsim.ErrServerClosed) {
-			t.Errorf("Serve returned %v", err)
-		}
-	})
-	return srv, "opc.tcp://" + ln.Addr().String()
+	return plctest.ServeOPCUA(t, plc, cfg)
 }
 
 // uaAuth is who a test client is.
