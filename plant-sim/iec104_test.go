@@ -506,7 +506,8 @@ func plcStarted(t *testing.T, addr string) {
 // t3: an idle link is tested with TESTFR act; answered, it stays up; not
 // answered, t1 closes it. Unacknowledged I-frames also close it after t1.
 func TestIEC104Timers(t *testing.T) {
-	cfg := plantsim.IEC104Config{T1: 300 * time.Millisecond, T2: 100 * time.Millisecond, T3: 150 * time.Millisecond}
+	// t1 is long enough that a loaded machine answers a TESTFR in time.
+	cfg := plantsim.IEC104Config{T1: time.Second, T2: 100 * time.Millisecond, T3: 150 * time.Millisecond}
 	plc, addr := iecPLC(t, "water-tank", cfg)
 	closedFor := func(why string) bool {
 		for _, a := range plc.Capture(0).Audit {
