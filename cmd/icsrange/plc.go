@@ -49,9 +49,9 @@ func (m *Main) runPLC(ctx context.Context, args []string) error {
 	seed := fs.Uint64("seed", 1, "noise seed; the same seed gives the same run")
 	noise := fs.Float64("noise", 1, "sensor noise multiplier (0 = none)")
 	tokenFile := fs.String("token-file", "", "file holding the management API bearer token (default: a new token, printed)")
-	maxClients := fs.Int("max-clients", plantsim.DefaultMaxClients, "concurrent Modbus connections")
-	idle := fs.Duration("idle-timeout", plantsim.DefaultIdleTimeout, "close Modbus connections idle this long")
-	frameTimeout := fs.Duration("frame-timeout", plantsim.DefaultFrameTimeout, "close a Modbus connection that begins a request frame and does not complete it this long after (1s..1m)")
+	maxClients := fs.Int("max-clients", plantsim.DefaultMaxClients, "concurrent connections of each protocol (Modbus, IEC 104, OPC UA)")
+	idle := fs.Duration("idle-timeout", plantsim.DefaultIdleTimeout, "close Modbus and OPC UA connections idle this long")
+	frameTimeout := fs.Duration("frame-timeout", plantsim.DefaultFrameTimeout, "close a connection (Modbus, IEC 104, OPC UA) that begins a frame and does not complete it this long after (1s..1m)")
 	tlsListen := fs.String("tls-listen", "", "also serve Modbus/TCP Security (TLS, roles from client certificates) here, e.g. 127.0.0.1:802")
 	tlsCert := fs.String("tls-cert", "", "server certificate (PEM) for --tls-listen")
 	tlsKey := fs.String("tls-key", "", "server key (PEM) for --tls-listen")
@@ -63,9 +63,11 @@ func (m *Main) runPLC(ctx context.Context, args []string) error {
 	fs.Var(params, "param", "model parameter name=value (repeatable)")
 	var routes netsetup.Routes
 	fs.Var(&routes, "route", "route CIDR=GW to add before listening, e.g. 10.128.2.0/24=10.128.1.254 (repeatable; needs CAP_NET_ADMIN, then every capability is dropped)")
-	capOn := fs.Bool("capture", false, "capture the Modbus packets on every interface, served at GET /v1/packets (needs CAP_NET_RAW, then every capability is dropped)")
+	capOn := fs.Bool("capture", false, "capture the packets of the PLC's ports (Modbus, and IEC 104 and OPC UA when served) on every interface, served at GET /v1/packets (needs CAP_NET_RAW, then every capability is dropped)")
 	capPackets := fs.Int("capture-packets", capture.DefaultMaxPackets, "packets the capture ring holds")
 	capMiB := fs.Int("capture-mib", capture.DefaultMaxBytes>>20, "MiB the capture ring holds")
+	var protos protoFlags
+	protos.register(fs)
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -113,7 +115,11 @@ func (m *Main) runPLC(ctx context.Context, args []string) error {
 	// with every other capability below; the open socket keeps working.
 	var capt *capture.Capture
 	if *capOn {
-		if capt, err = openCapture(*listen, *capPackets, *capMiB); err != nil {
+		extra, err := protos.ports()
+		if err != nil {
+			return err
+		}
+		if capt, err = openCapture(*listen, extra, *capPackets, *capMiB); err != nil {
 			return err
 		}
 		defer capt.Close()
@@ -162,6 +168,15 @@ func (m *Main) runPLC(ctx context.Context, args []string) error {
 		}
 		return fmt.Errorf("listen mgmt: %w%s", err, lowPortHint(err, netRep.Dropped))
 	}
+	extra, err := protos.servers(plc, srvCfg)
+	if err != nil {
+		mbLn.Close()
+		mgLn.Close()
+		if tlsLn != nil {
+			tlsLn.Close()
+		}
+		return err
+	}
 	var mgmtOpts []plantsim.MgmtOption
 	if capt != nil {
 		mgmtOpts = append(mgmtOpts, plantsim.WithPackets(capt))
@@ -173,8 +188,11 @@ func (m *Main) runPLC(ctx context.Context, args []string) error {
 	if tlsLn != nil {
 		fmt.Fprintf(m.Stdout, "modbus/tls=%s\n", tlsLn.Addr())
 	}
+	for _, ps := range extra {
+		fmt.Fprintln(m.Stdout, ps.desc)
+	}
 	if capt != nil {
-		fmt.Fprintf(m.Stdout, "capture: tcp port %s on every interface, ring of %d packets or %d MiB\n", listenPort(*listen), *capPackets, *capMiB)
+		fmt.Fprintf(m.Stdout, "capture: %s on every interface, ring of %d packets or %d MiB\n", capturePorts(*listen, &protos), *capPackets, *capMiB)
 	}
 	if len(routes) > 0 || capt != nil {
 		fmt.Fprintf(m.Stdout, "%s\n", netRep)
@@ -186,7 +204,7 @@ func (m *Main) runPLC(ctx context.Context, args []string) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup
-	errc := make(chan error, 4)
+	errc := make(chan error, 4+len(extra))
 	if capt != nil {
 		wg.Go(func() {
 			if err := capt.Run(ctx); err != nil {
@@ -214,6 +232,13 @@ func (m *Main) runPLC(ctx context.Context, args []string) error {
 			errc <- fmt.Errorf("mgmt: %w", err)
 		}
 	})
+	for _, ps := range extra {
+		wg.Go(func() {
+			if err := ps.serve(ps.ln); !errors.Is(err, plantsim.ErrServerClosed) {
+				errc <- fmt.Errorf("%s: %w", ps.name, err)
+			}
+		})
+	}
 	var runErr error
 	select {
 	case <-ctx.Done():
@@ -223,6 +248,9 @@ func (m *Main) runPLC(ctx context.Context, args []string) error {
 	plain.Close()
 	if secure != nil {
 		secure.Close()
+	}
+	for _, ps := range extra {
+		ps.close()
 	}
 	sctx, scancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer scancel()
@@ -234,8 +262,9 @@ func (m *Main) runPLC(ctx context.Context, args []string) error {
 	return runErr
 }
 
-// openCapture opens the packet capture for the Modbus port of listen.
-func openCapture(listen string, packets, mib int) (*capture.Capture, error) {
+// openCapture opens the packet capture for the Modbus port of listen and
+// the ports of the other protocols served.
+func openCapture(listen string, extra []uint16, packets, mib int) (*capture.Capture, error) {
 	port, err := strconv.ParseUint(listenPort(listen), 10, 16)
 	if err != nil || port == 0 {
 		return nil, usageErr("--capture needs --listen with a fixed port, not %q", listen)
@@ -244,11 +273,24 @@ func openCapture(listen string, packets, mib int) (*capture.Capture, error) {
 	if packets < 1 || packets > 1_000_000 || mib < 1 || mib > 1024 {
 		return nil, usageErr("--capture-packets must be 1..1000000 and --capture-mib 1..1024")
 	}
-	c, err := capture.Open(capture.Config{Ports: []uint16{uint16(port)}, MaxPackets: packets, MaxBytes: mib << 20})
+	c, err := capture.Open(capture.Config{Ports: append([]uint16{uint16(port)}, extra...), MaxPackets: packets, MaxBytes: mib << 20})
 	if err != nil {
 		return nil, fmt.Errorf("--capture: %w", err)
 	}
 	return c, nil
+}
+
+// capturePorts names the captured ports ("tcp port 502", "tcp ports 502,2404").
+func capturePorts(listen string, p *protoFlags) string {
+	ports := []string{listenPort(listen)}
+	extra, _ := p.ports()
+	for _, e := range extra {
+		ports = append(ports, strconv.Itoa(int(e)))
+	}
+	if len(ports) == 1 {
+		return "tcp port " + ports[0]
+	}
+	return "tcp ports " + strings.Join(ports, ",")
 }
 
 // listenPort is the port of a listen address ("" if it has none).
