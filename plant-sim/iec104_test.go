@@ -26,9 +26,23 @@ func spoof(t testing.TB, plc *plantsim.PLC, tag string, v float64) {
 
 // A general interrogation returns every monitored point of the published
 // map, with the values Modbus and the management view show, between an
-// activation confirmation and termination.
+// activation confirmation and termination: for every model, with the
+// process values whose range goes below zero read below zero.
 func TestIEC104Interrogation(t *testing.T) {
-	plc, addr := iecPLC(t, "water-tank", plantsim.IEC104Config{})
+	for _, model := range plantsim.ModelNames() {
+		t.Run(model, func(t *testing.T) { iecInterrogation(t, model) })
+	}
+}
+
+func iecInterrogation(t *testing.T, model string) {
+	plc, addr := iecPLC(t, model, plantsim.IEC104Config{})
+	below := map[string]bool{} // spoofed below zero
+	for _, tg := range plc.Model().Tags {
+		if tg.Table == plantsim.InputRegister && tg.Min < 0 {
+			spoof(t, plc, tg.Name, tg.Min/2)
+			below[tg.Name] = true
+		}
+	}
 	scan(plc)
 	c := dialIEC(t, addr)
 	c.start(true)
@@ -81,7 +95,7 @@ func TestIEC104Interrogation(t *testing.T) {
 		if pt.Scale != 0 {
 			tol = 0.5 / pt.Scale
 		}
-		if math.Abs(v-exp) > tol {
+		if math.Abs(v-exp) > tol || below[tag.Name] && v >= 0 {
 			t.Errorf("IOA %d (%s) = %g, PLC reports %g", pt.IOA, tag.Name, v, exp)
 		}
 	}

@@ -107,6 +107,12 @@ var uaUnits = map[string]struct{ code, desc string }{
 	"m": {"MTR", "metre"}, "m3/h": {"MQH", "cubic metre per hour"}, "%": {"P1", "percent"},
 	"kPa": {"KPA", "kilopascal"}, "A": {"AMP", "ampere"}, "kV": {"KVT", "kilovolt"},
 	"MW": {"MAW", "megawatt"}, "s": {"SEC", "second"}, "kmol/h": {"K58", "kilomole per hour"},
+	"mm": {"MMT", "millimetre"}, "kg/s": {"KGS", "kilogram per second"}, "degC": {"CEL", "degree Celsius"},
+	"kW": {"KWT", "kilowatt"}, "h": {"HUR", "hour"}, "pH": {"Q30", "pH (potential of Hydrogen)"},
+	// A litre is a cubic decimetre; the OPC Foundation's table of the codes
+	// (UNECE_to_OPCUA.csv) has no litre per hour of its own, nor a part
+	// per million, so ppm goes without one.
+	"L/h": {"E92", "cubic decimetre per hour"},
 }
 
 // uaUnitsURI is the namespace of UNECE unit ids.

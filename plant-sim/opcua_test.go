@@ -346,6 +346,80 @@ func uaSubscribe(t *testing.T, c *gopcua.Client, plc *plantsim.PLC) {
 	scan(plc)
 }
 
+// uaUnitCodes are the UNECE Recommendation 20 codes our units must carry
+// (the OPC Foundation's UNECE_to_OPCUA.csv), "" for a unit it has no code
+// for: controller gains and ppm. A model with a unit missing here fails,
+// so a new unit gets its code decided.
+var uaUnitCodes = map[string]string{
+	"m": "MTR", "mm": "MMT", "m3/h": "MQH", "L/h": "E92", "kg/s": "KGS", "kmol/h": "K58", "%": "P1",
+	"kPa": "KPA", "A": "AMP", "kV": "KVT", "MW": "MAW", "kW": "KWT", "s": "SEC", "h": "HUR",
+	"degC": "CEL", "pH": "Q30", "ppm": "",
+	"%/m": "", "%/kPa": "", "%/mm": "", "%/K": "", "%/(L/h)": "",
+}
+
+// Every model's analog nodes carry their tag's value, range and unit.
+func TestOPCUAEveryModel(t *testing.T) {
+	for _, model := range plantsim.ModelNames() {
+		t.Run(model, func(t *testing.T) {
+			plc, err := plantsim.New(plantsim.Config{Model: model, Noise: 0})
+			if err != nil {
+				t.Fatal(err)
+			}
+			scan(plc)
+			_, url := startOPCUA(t, plc, plantsim.OPCUAConfig{})
+			c := mustDialUA(t, url, secNone, uaAuth{})
+			var tags []plantsim.MapEntry
+			var req []*ua.ReadValueID
+			for _, e := range plc.Model().Map() {
+				if e.Float < 0 || e.Class == "diagnostic" {
+					continue
+				}
+				tags = append(tags, e)
+				for _, n := range []string{e.OPCUA, e.OPCUA + ".EURange", e.OPCUA + ".EngineeringUnits"} {
+					req = append(req, &ua.ReadValueID{NodeID: ua.MustParseNodeID(n), AttributeID: ua.AttributeIDValue})
+				}
+			}
+			resp, err := c.Read(uaCtx(t), &ua.ReadRequest{NodesToRead: req, TimestampsToReturn: ua.TimestampsToReturnNeither})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(resp.Results) != len(req) {
+				t.Fatalf("%d results for %d nodes", len(resp.Results), len(req))
+			}
+			for i, e := range tags {
+				v, rng, eu := resp.Results[3*i], resp.Results[3*i+1], resp.Results[3*i+2]
+				if rng.Status != ua.StatusOK || eu.Status != ua.StatusOK {
+					t.Errorf("%s: EURange %v, EngineeringUnits %v", e.Tag, rng.Status, eu.Status)
+					continue
+				}
+				if v.Status != ua.StatusOK || v.Value.Value() != float32(tagValue(t, plc, e.Tag).Reported) {
+					t.Errorf("%s = %v (%v), PLC reports %g", e.Tag, v.Value, v.Status, tagValue(t, plc, e.Tag).Reported)
+				}
+				r, ok := rng.Value.Value().(*ua.ExtensionObject).Value.(*ua.Range)
+				if !ok || r.Low != e.Min || r.High != e.Max {
+					t.Errorf("%s EURange %+v, want %g..%g", e.Tag, r, e.Min, e.Max)
+				}
+				u, ok := eu.Value.Value().(*ua.ExtensionObject).Value.(*ua.EUInformation)
+				code, known := uaUnitCodes[e.Unit]
+				if !known {
+					t.Errorf("%s: unit %q has no UNECE code decided (uaUnitCodes)", e.Tag, e.Unit)
+					continue
+				}
+				want := int32(-1)
+				if code != "" {
+					want = 0
+					for _, ch := range []byte(code) {
+						want = want<<8 | int32(ch)
+					}
+				}
+				if !ok || u.DisplayName.Text != e.Unit || u.UnitID != want {
+					t.Errorf("%s EngineeringUnits %+v, want %q with UnitId %d (%s)", e.Tag, u, e.Unit, want, code)
+				}
+			}
+		})
+	}
+}
+
 // plctestWaterTank is a noiseless water tank.
 func plctestWaterTank(t testing.TB) *plantsim.PLC {
 	t.Helper()

@@ -1,6 +1,7 @@
 package plantsim
 
 import (
+	"math"
 	"testing"
 
 	"github.com/icsrange/icsrange/plant-sim/iec104"
@@ -63,6 +64,24 @@ func TestPointsFollowTheTags(t *testing.T) {
 				}
 			}
 		}
+		// Analog points: a scaled value spans the tag's range, negative
+		// ends included, at the finest power of ten that fits an int16;
+		// monitored ones move spontaneously at 1 % of the span.
+		for _, p := range m.Points() {
+			tg := &m.Tags[p.Tag]
+			if !tg.Analog() {
+				continue
+			}
+			top := math.Max(math.Abs(tg.Min), math.Abs(tg.Max))
+			if p.Type == iec104.MMeNb1 || p.Type == iec104.CSeNb1 {
+				if top*p.Scale > math.MaxInt16 || p.Scale < 10000 && top*p.Scale*10 <= math.MaxInt16 {
+					t.Errorf("%s.%s: IOA %d scale %g for %g..%g", name, tg.Name, p.IOA, p.Scale, tg.Min, tg.Max)
+				}
+			}
+			if want := (tg.Max - tg.Min) * DefaultDeadband; !p.Command() && math.Abs(p.Deadband-want) > 1e-9*want {
+				t.Errorf("%s.%s: IOA %d deadband %g, want %g", name, tg.Name, p.IOA, p.Deadband, want)
+			}
+		}
 		for _, e := range m.Map() {
 			if e.OPCUA == "" || e.OPCUA == UANodeID("") {
 				t.Fatalf("%s: %s has no OPC UA node", name, e.Tag)
@@ -81,5 +100,27 @@ func TestPointsFollowTheTags(t *testing.T) {
 	cur, _ := bk.Point(IOAInputScaled + 1) // current, 0..5000 A
 	if cur.Scale != 1 {
 		t.Fatalf("current scaled point %+v", cur)
+	}
+	// The later models' ranges: below zero, and wider than an int16.
+	for _, c := range []struct {
+		model, tag      string
+		scale, deadband float64
+	}{
+		{"boiler", "level", 100, 6},           // -300..300 mm
+		{"hvac", "outdoor_temp", 100, 0.8},    // -20..60 degC
+		{"pump-station", "suction_p", 100, 4}, // -100..300 kPa
+		{"dosing", "dose", 1, 200},            // 0..20000 ppm
+		{"dosing", "ph", 1000, 0.14},          // 0..14 pH
+		{"dosing", "pump_flow", 10, 20},       // 0..2000 L/h
+	} {
+		m := models[c.model]
+		i, ok := m.index[c.tag]
+		if !ok {
+			t.Fatalf("%s has no tag %s", c.model, c.tag)
+		}
+		p, _ := m.Point(uint32(IOAInputScaled + m.Layout().Addr[i] + 1))
+		if p == nil || p.Tag != i || p.Scale != c.scale || math.Abs(p.Deadband-c.deadband) > 1e-9 {
+			t.Errorf("%s.%s scaled point %+v, want scale %g, deadband %g", c.model, c.tag, p, c.scale, c.deadband)
+		}
 	}
 }
