@@ -48,7 +48,7 @@ test: build ## vet, race-enabled tests, and validate + test every shipped scenar
 killtest: ## kill -9 the engine mid-run and resume it, ROUNDS times (default 10): every round must score as a run without a crash
 	ICSRANGE_KILL_ROUNDS=$(ROUNDS) $(GO) test -race -count=1 -v -run '^TestKillAndResume$$' ./cmd/icsrange
 
-bench: ## benchmarks: Modbus throughput vs libmodbus, scan cost, engine scoring and provisioning
+bench: ## benchmarks: Modbus throughput vs libmodbus, IEC 104 and OPC UA reads vs Modbus, scan cost, engine scoring and provisioning
 	$(GO) test -run '^$$' -bench . -benchtime 2s -timeout 20m ./...
 
 lint: ## gofmt, go vet and staticcheck
@@ -59,6 +59,11 @@ lint: ## gofmt, go vet and staticcheck
 fuzz: ## run each fuzz target for 20 s
 	$(GO) test ./plant-sim/modbus -run '^$$' -fuzz FuzzReadFrame -fuzztime 20s
 	$(GO) test ./plant-sim/modbus -run '^$$' -fuzz FuzzParseRequest -fuzztime 20s
+	$(GO) test ./plant-sim/iec104 -run '^$$' -fuzz FuzzReadAPDU -fuzztime 20s
+	$(GO) test ./plant-sim/iec104 -run '^$$' -fuzz FuzzParseASDU -fuzztime 20s
+	$(GO) test ./plant-sim/opcua -run '^$$' -fuzz FuzzHello -fuzztime 20s
+	$(GO) test ./plant-sim/opcua -run '^$$' -fuzz FuzzCheck -fuzztime 20s
+	$(GO) test ./plant-sim/opcua -run '^$$' -fuzz FuzzChannel -fuzztime 20s
 	$(GO) test ./engine/scenario -run '^$$' -fuzz FuzzLoad -fuzztime 20s
 	$(GO) test ./engine/scenario -run '^$$' -fuzz '^FuzzPrescan$$' -fuzztime 20s
 	$(GO) test ./plant-sim/router -run '^$$' -fuzz '^FuzzConduitFlag$$' -fuzztime 20s

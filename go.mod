@@ -18,6 +18,7 @@ require (
 	github.com/google/licensecheck v0.3.1
 	github.com/google/nftables v0.3.0
 	github.com/gopacket/gopacket v1.7.7
+	github.com/gopcua/opcua v0.8.0
 	github.com/gorilla/websocket v1.5.3
 	github.com/hashicorp/terraform-exec v0.26.0
 	github.com/invopop/jsonschema v0.14.0

@@ -54,11 +54,11 @@ var breakerModel = newModel(Model{
 		"Tampered program: element 51 never trips.",
 	},
 	Tags: []TagDef{
-		bkCloseCmd: {Name: "close_cmd", Table: Coil, Class: ClassCommand, Desc: "write 1 to close the breaker (not locked out; over Modbus only in remote mode)"},
-		bkOpenCmd:  {Name: "open_cmd", Table: Coil, Class: ClassCommand, Desc: "write 1 to open the breaker (over Modbus only in remote mode)"},
-		bkRemote:   {Name: "remote", Table: Coil, Class: ClassMode, Desc: "1 = remote control allowed, 0 = local: Modbus commands ignored, the local panel still works"},
+		bkCloseCmd: {Name: "close_cmd", Table: Coil, Class: ClassCommand, DoubleOff: "open_cmd", Desc: "write 1 to close the breaker (not locked out; over the network only in remote mode)"},
+		bkOpenCmd:  {Name: "open_cmd", Table: Coil, Class: ClassCommand, Desc: "write 1 to open the breaker (over the network only in remote mode)"},
+		bkRemote:   {Name: "remote", Table: Coil, Class: ClassMode, Desc: "1 = remote control allowed, 0 = local: network commands ignored, the local panel still works"},
 		bkBypass:   {Name: "bypass", Table: Coil, Class: ClassBypass, Desc: "1 = protection bypassed (51 and backup relay)"},
-		bkReset:    {Name: "reset", Table: Coil, Class: ClassCommand, Desc: "write 1 to reset trips and lockout when the current is below pickup (over Modbus only in remote mode)"},
+		bkReset:    {Name: "reset", Table: Coil, Class: ClassCommand, Desc: "write 1 to reset trips and lockout when the current is below pickup (over the network only in remote mode)"},
 
 		bkClosed:     {Name: "closed", Table: DiscreteInput, Class: ClassFeedback, Desc: "breaker closed"},
 		bkEnergized:  {Name: "energized", Table: DiscreteInput, Class: ClassFeedback, Desc: "feeder energized (customers supplied)"},

@@ -22,6 +22,18 @@ import (
 // on purpose: it only matters when a test is about to fail.
 const ioTimeout = 5 * time.Second
 
+// waitFor polls cond until it holds or a generous deadline passes.
+func waitFor(t testing.TB, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
 // startPLC starts a noiseless water-tank PLC at exercise time zero and serves
 // it over Modbus/TCP on 127.0.0.1:0. Nothing advances the PLC's clock but the
 // test, so every scan is explicit (see scan). The server is closed when the

@@ -24,7 +24,8 @@ type Process interface {
 	// Scan runs one PLC logic scan of dt seconds with the given program
 	// (0 = the standard program). It reads measurements from m and memory
 	// from v and writes commands, alarms and memory to v. net marks the coils
-	// and registers written over Modbus since the last scan, as opposed to
+	// and registers written over the network (Modbus, IEC 104 or OPC UA)
+	// since the last scan, as opposed to
 	// from the local panel (the management API), for logic that obeys the
 	// network only in remote mode.
 	Scan(v, m []float64, net []bool, dt float64, program int)
@@ -62,6 +63,8 @@ type Model struct {
 	index     map[string]int
 	layout    *Layout
 	checksums []uint32 // per program; every scan publishes one
+	points    []Point  // IEC 104 information objects, by address
+	pointAt   map[uint32]int
 }
 
 // Layout returns the model's register map.
@@ -207,6 +210,7 @@ func newModel(m Model) *Model {
 		m.index[t.Name] = i
 	}
 	m.layout = newLayout(&m)
+	m.points, m.pointAt = buildPoints(&m)
 	m.checksums = make([]uint32, len(m.Programs))
 	for i, p := range m.Programs {
 		m.checksums[i] = checksum(m.Name, p)

@@ -136,7 +136,7 @@ type PLC struct {
 	params Params
 
 	v, m, r []float64 // truth/memory, measured, reported
-	net     []bool    // tags written over Modbus since the last scan
+	net     []bool    // tags written over the network since the last scan
 	over    []override
 	stuck   []float64 // NaN = not stuck
 
@@ -165,6 +165,10 @@ type PLC struct {
 	rec       *recorder
 	auditTags []int     // trip and bypass tags, watched for the audit trail
 	auditPrev []float64 // their values at the last scan
+
+	// watchers are told after every scan (IEC 104 spontaneous
+	// transmission, OPC UA sampling); each channel holds one signal.
+	watchers []chan struct{}
 }
 
 type deviceIdentity struct {
@@ -308,6 +312,31 @@ func (p *PLC) scan() {
 	for i := range p.over {
 		if o := &p.over[i]; o.kind == overrideReplay {
 			o.pos = (o.pos + 1) % len(o.replay)
+		}
+	}
+	for _, w := range p.watchers {
+		select {
+		case w <- struct{}{}:
+		default: // the watcher has not seen the last one yet: one is enough
+		}
+	}
+}
+
+// watchScans returns a channel that receives after scans (at most one
+// signal waits) and a function that stops it.
+func (p *PLC) watchScans() (<-chan struct{}, func()) {
+	ch := make(chan struct{}, 1)
+	p.mu.Lock()
+	p.watchers = append(p.watchers, ch)
+	p.mu.Unlock()
+	return ch, func() {
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		for i, w := range p.watchers {
+			if w == ch {
+				p.watchers = append(p.watchers[:i], p.watchers[i+1:]...)
+				break
+			}
 		}
 	}
 }

@@ -23,6 +23,11 @@ type MapEntry struct {
 	Writable bool    `json:"writable"`             // coils and holding registers
 	Role     string  `json:"min_role,omitempty"`   // least Modbus/TCP Security role that may write
 	Noise    float64 `json:"noise_frac,omitempty"` // nominal sensor noise as a fraction of span
+	// The same tag over the other protocols: its IEC 104 points and its
+	// OPC UA node (the float32 mirror and both words of a diagnostic share
+	// their row's).
+	IEC104 []IECRef `json:"iec104,omitempty"`
+	OPCUA  string   `json:"opcua_node,omitempty"`
 }
 
 var modiconBase = [4]int{0, 10000, 30000, 40000}
@@ -41,6 +46,7 @@ func (m *Model) Map() []MapEntry {
 				Modicon: fmt.Sprintf("%05d", modiconBase[tb]+a+1), Float: l.Float[i],
 				Tag: t.Name, Class: t.Class.String(), Unit: t.Unit, Desc: t.Desc, Noise: t.Noise,
 				Writable: t.Table == Coil || t.Table == HoldingRegister,
+				IEC104:   m.iecRefs(i), OPCUA: UANodeID(t.Name),
 			}
 			if t.Analog() {
 				e.Min, e.Max = t.Min, t.Max
@@ -62,6 +68,7 @@ func (m *Model) Map() []MapEntry {
 					Table: InputRegister.String(), Address: a, Ref: a + 1,
 					Modicon: fmt.Sprintf("%05d", modiconBase[tb]+a+1), Float: -1,
 					Tag: "diag." + strings.Fields(name)[0], Class: "diagnostic", Desc: name, Max: 65535,
+					OPCUA: UANodeID(uaDiagName(d)),
 				})
 			}
 		}
@@ -80,9 +87,12 @@ func (m *Model) PrintMap(w io.Writer) error {
 	}
 	fmt.Fprintf(w, "Analog values: uint16 scaled so 0..65535 spans min..max, and float32 (IEEE 754,\n"+
 		"high word first) at the float address. 0-based addresses are what goes on the\n"+
-		"wire (mbpoll -0 -r ADDR); 1-based refs are mbpoll's default (-r REF).\n\n")
+		"wire (mbpoll -0 -r ADDR); 1-based refs are mbpoll's default (-r REF).\n"+
+		"IEC 104: information object addresses and types (common address from --iec104-ca);\n"+
+		"scaled values are the engineering value × the scale. OPC UA: node ids under\n"+
+		"Objects/<plc id>; writable exactly where Modbus is.\n\n")
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "TABLE\t0-BASED\t1-BASED\tMODICON\tFLOAT32\tTAG\tCLASS\tUNIT\tRANGE\tWRITE ROLE\tDESCRIPTION")
+	fmt.Fprintln(tw, "TABLE\t0-BASED\t1-BASED\tMODICON\tFLOAT32\tTAG\tCLASS\tUNIT\tRANGE\tWRITE ROLE\tIEC 104\tOPC UA\tDESCRIPTION")
 	for _, e := range m.Map() {
 		fl := "-"
 		if e.Float >= 0 {
@@ -99,8 +109,9 @@ func (m *Model) PrintMap(w io.Writer) error {
 		if e.Writable {
 			role = e.Role
 		}
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n",
-			e.Table, e.Address, e.Ref, e.Modicon, fl, e.Tag, e.Class, dash(e.Unit), rng, role, e.Desc)
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n",
+			e.Table, e.Address, e.Ref, e.Modicon, fl, e.Tag, e.Class, dash(e.Unit), rng, role,
+			dash(iecText(e.IEC104, ", ")), dash(e.OPCUA), e.Desc)
 	}
 	if err := tw.Flush(); err != nil {
 		return err

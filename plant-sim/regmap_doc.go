@@ -13,7 +13,9 @@ func WriteMapsMarkdown(w io.Writer) error {
 	b.WriteString(`# Register maps
 
 Generated from the models (` + "`go test ./plant-sim -run TestRegisterMapsDoc -update-docs`" + `);
-` + "`icsrange plc --model M --print-map`" + ` prints the same.
+` + "`icsrange plc --model M --print-map`" + ` prints the same (` + "`--map-format json`" + ` as JSON).
+Each tag is declared once; its Modbus address, IEC 104 points and OPC UA
+node all follow from that declaration.
 
 ## One convention for every model
 
@@ -76,6 +78,49 @@ is refused. A flood's connections keep polling, so none is ever that idle: a
 flood still takes every slot and trainees' tools are refused (ATT&CK T0814).
 The PLC's audit trail records each `+"`refused`"+`, `+"`evicted`"+` and `+"`frame-timeout`"+`.
 `, DefaultMaxClients, DefaultIdleTimeout, DefaultFrameTimeout, MinFrameTimeout, MaxFrameTimeout, DefaultEvictAfter)
+	b.WriteString(`
+## The same tags over IEC 60870-5-104 and OPC UA
+
+Every PLC can also serve its tags over IEC 60870-5-104 (` + "`icsrange plc --iec104`" + `)
+and OPC UA (` + "`--opcua`" + `); see [protocols.md](protocols.md). Both read the same
+register image as Modbus (the reported view, spoofs included) and write
+through the same path, so their writes too land at the next scan.
+
+**IEC 104 information object addresses** follow from the Modbus map: a
+block's base plus the tag's 1-based address in its table.
+
+| IOA | type | holds |
+|---|---|---|
+| 1001… | M_SP_NA_1, feedback as M_DP_NA_1 (1 off, 2 on) | discrete inputs |
+| 2001… | M_SP_NA_1 | coils, read back |
+| 3001… | M_ME_NC_1 (short float) | input registers |
+| 4001… | M_ME_NB_1 (scaled: engineering value × the scale shown) | input registers |
+| 5001… | M_ME_NC_1 | holding registers, read back |
+| 6001… | C_SC_NA_1 (also C_SC_TA_1) | coils: SCS writes the coil |
+| 7001… | C_DC_NA_1 (also C_DC_TA_1) | coils: ON writes 1, OFF writes 0, or pulses the paired coil shown (close/open) |
+| 8001… | C_SE_NC_1 (also C_SE_TC_1) | holding registers |
+| 9001… | C_SE_NB_1 (also C_SE_TB_1) | holding registers, scaled |
+
+A general interrogation returns every monitored point (1001–5999) with cause
+20; changes are sent spontaneously (cause 3) with CP56Time2a (M_SP_TB_1,
+M_DP_TB_1, M_ME_TF_1, M_ME_TE_1), analog points once they move more than
+` + fmt.Sprintf("%g", DefaultDeadband*100) + ` % of their span from what that connection was last sent.
+
+**OPC UA nodes** are ` + "`ns=1;s=<tag>`" + ` under ` + "`Objects/<plc id>`" + ` (namespace 1 is the
+PLC's application URI, ` + "`urn:icsrange:plc:<plc id>`" + `): Boolean for bits, Float for
+analog values (with EURange and EngineeringUnits properties), writable
+(AccessLevel CurrentWrite) exactly for coils and holding registers; the
+diagnostics are UInt32/UInt16 variables ` + "`ns=1;s=diag.*`" + `.
+
+**Connections** to either are held as Modbus connections are, in slots of
+each protocol's own (` + "`--max-clients`" + ` of them): an APDU or message chunk begun
+must be complete within the frame timeout, and when every slot is taken a
+new connection takes the slot of the connection idle longest, if that one
+has completed no frame for ` + DefaultEvictAfter.String() + `. OPC UA closes a connection idle for
+` + "`--idle-timeout`" + `; IEC 104 tests an idle link with TESTFR after t3 and closes it
+when t1 passes without the confirmation. The audit trail records them as
+for Modbus, "over IEC 104" or "over OPC UA".
+`)
 	for _, name := range ModelNames() {
 		m := models[name]
 		fmt.Fprintf(&b, "\n## %s — %s\n\n%s\n\n", m.Name, m.Title, m.Desc)
@@ -86,8 +131,8 @@ The PLC's audit trail records each `+"`refused`"+`, `+"`evicted`"+` and `+"`fram
 			}
 			b.WriteString("\n")
 		}
-		b.WriteString("| table | 0-based | 1-based | Modicon | float32 (0-based) | tag | class | unit | range | write role | description |\n")
-		b.WriteString("|---|---|---|---|---|---|---|---|---|---|---|\n")
+		b.WriteString("| table | 0-based | 1-based | Modicon | float32 (0-based) | tag | class | unit | range | write role | IEC 104 | OPC UA node | description |\n")
+		b.WriteString("|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
 		for _, e := range m.Map() {
 			fl, rng, role := "", "0/1", ""
 			if e.Float >= 0 {
@@ -100,8 +145,9 @@ The PLC's audit trail records each `+"`refused`"+`, `+"`evicted`"+` and `+"`fram
 			if e.Writable {
 				role = e.Role
 			}
-			fmt.Fprintf(&b, "| %s | %d | %d | %s | %s | `%s` | %s | %s | %s | %s | %s |\n",
-				e.Table, e.Address, e.Ref, e.Modicon, fl, e.Tag, e.Class, e.Unit, rng, role, e.Desc)
+			fmt.Fprintf(&b, "| %s | %d | %d | %s | %s | `%s` | %s | %s | %s | %s | %s | `%s` | %s |\n",
+				e.Table, e.Address, e.Ref, e.Modicon, fl, e.Tag, e.Class, e.Unit, rng, role,
+				iecText(e.IEC104, "<br>"), e.OPCUA, e.Desc)
 		}
 		b.WriteString("\n**Parameters** (scenario `params:`)\n\n| name | default | range | unit | meaning |\n|---|---|---|---|---|\n")
 		for _, p := range m.Params {

@@ -2,6 +2,7 @@ package plantsim
 
 import (
 	"encoding/binary"
+	"math"
 	"time"
 
 	"github.com/icsrange/icsrange/plant-sim/modbus"
@@ -177,6 +178,47 @@ func (p *PLC) writeHolding(addr int, v uint16) {
 	p.holding[addr] = v
 	p.dirtyHold[addr] = true
 	p.dirty = true
+}
+
+// netWrite writes an engineering value to a coil or holding tag the way a
+// Modbus client's write does (FC5, or FC16 to the tag's float32 pair): into
+// the register image, latched into PLC memory at the next scan, marked as
+// from the network. IEC 104 commands and OPC UA writes come through here.
+// The lock is held.
+func (p *PLC) netWrite(tag int, v float64) {
+	l := p.layout
+	if p.model.Tags[tag].Table == Coil {
+		a := l.Addr[tag]
+		p.coils[a] = v >= 0.5
+		p.dirtyCoil[a] = true
+		p.dirty = true
+		return
+	}
+	fa := l.Float[tag]
+	b := math.Float32bits(float32(v))
+	p.writeHolding(fa, uint16(b>>16))
+	p.writeHolding(fa+1, uint16(b))
+}
+
+// imageValue is what a client reads for a tag from the register image: a
+// bit, or the float32 mirror of an analog value. The lock is held.
+func (p *PLC) imageValue(tag int) float64 {
+	l := p.layout
+	a := l.Addr[tag]
+	switch p.model.Tags[tag].Table {
+	case Coil:
+		return b2f(p.coils[a])
+	case DiscreteInput:
+		return b2f(p.discretes[a])
+	case InputRegister:
+		return regsFloat32(p.input[l.Float[tag]:])
+	}
+	return regsFloat32(p.holding[l.Float[tag]:])
+}
+
+// regsFloat32 decodes a float32 from two registers, high word first.
+func regsFloat32(r []uint16) float64 {
+	return float64(math.Float32frombits(uint32(r[0])<<16 | uint32(r[1])))
 }
 
 // authorize checks a write against the client's role. The Modbus/TCP

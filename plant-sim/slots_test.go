@@ -18,18 +18,6 @@ import (
 // been idle longest), and one that keeps polling does not, so a flood still
 // takes every slot as ATT&CK T0814 says.
 
-// waitFor polls cond until it holds or a generous deadline passes.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
 // auditKinds counts a PLC's audit entries by kind.
 func auditKinds(plc *plantsim.PLC) map[string]int {
 	n := map[string]int{}

@@ -68,6 +68,11 @@ type TagDef struct {
 	// Of is, for a setpoint or limit, the process value (input register)
 	// it applies to: the report draws it on that value's chart.
 	Of string
+	// DoubleOff names, for a command coil with an opposite (close/open),
+	// the coil that the OFF state of its IEC 104 double command pulses;
+	// the opposite gets no double command of its own. Without it a double
+	// command's OFF writes 0 to the coil itself.
+	DoubleOff string
 }
 
 // Analog reports whether the tag is a register value rather than a bit.

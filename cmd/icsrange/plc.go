@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -28,6 +29,8 @@ func (m *Main) runPLC(ctx context.Context, args []string) error {
 	// running it.
 	printMap := fs.Bool("print-map", false, "print the model's register map and exit")
 	mapFormat := fs.String("map-format", "text", "register map format: text or json")
+	var protos protoFlags
+	protos.register(fs)
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -62,7 +65,11 @@ func (m *Main) runPLC(ctx context.Context, args []string) error {
 	// with every other capability below; the open socket keeps working.
 	var capt *capture.Capture
 	if cfg.Capture {
-		if capt, err = openCapture(cfg); err != nil {
+		extra, err := protos.ports()
+		if err != nil {
+			return err
+		}
+		if capt, err = openCapture(cfg, extra); err != nil {
 			return err
 		}
 		defer capt.Close()
@@ -111,6 +118,15 @@ func (m *Main) runPLC(ctx context.Context, args []string) error {
 		}
 		return fmt.Errorf("listen mgmt: %w%s", err, lowPortHint(err, netRep.Dropped))
 	}
+	extra, err := protos.servers(plc, srvCfg)
+	if err != nil {
+		mbLn.Close()
+		mgLn.Close()
+		if tlsLn != nil {
+			tlsLn.Close()
+		}
+		return err
+	}
 	var mgmtOpts []plantsim.MgmtOption
 	if capt != nil {
 		mgmtOpts = append(mgmtOpts, plantsim.WithPackets(capt))
@@ -122,8 +138,11 @@ func (m *Main) runPLC(ctx context.Context, args []string) error {
 	if tlsLn != nil {
 		fmt.Fprintf(m.Stdout, "modbus/tls=%s\n", tlsLn.Addr())
 	}
+	for _, ps := range extra {
+		fmt.Fprintln(m.Stdout, ps.desc)
+	}
 	if capt != nil {
-		fmt.Fprintf(m.Stdout, "capture: tcp port %s on every interface, ring of %d packets or %d MiB\n", listenPort(cfg.Listen), cfg.CapturePackets, cfg.CaptureMiB)
+		fmt.Fprintf(m.Stdout, "capture: %s on every interface, ring of %d packets or %d MiB\n", capturePorts(cfg.Listen, &protos), cfg.CapturePackets, cfg.CaptureMiB)
 	}
 	if len(cfg.Routes) > 0 || capt != nil {
 		fmt.Fprintf(m.Stdout, "%s\n", netRep)
@@ -135,7 +154,7 @@ func (m *Main) runPLC(ctx context.Context, args []string) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup
-	errc := make(chan error, 4)
+	errc := make(chan error, 4+len(extra))
 	if capt != nil {
 		wg.Go(func() {
 			if err := capt.Run(ctx); err != nil {
@@ -163,6 +182,13 @@ func (m *Main) runPLC(ctx context.Context, args []string) error {
 			errc <- fmt.Errorf("mgmt: %w", err)
 		}
 	})
+	for _, ps := range extra {
+		wg.Go(func() {
+			if err := ps.serve(ps.ln); !errors.Is(err, plantsim.ErrServerClosed) {
+				errc <- fmt.Errorf("%s: %w", ps.name, err)
+			}
+		})
+	}
 	var runErr error
 	select {
 	case <-ctx.Done():
@@ -172,6 +198,9 @@ func (m *Main) runPLC(ctx context.Context, args []string) error {
 	plain.Close()
 	if secure != nil {
 		secure.Close()
+	}
+	for _, ps := range extra {
+		ps.close()
 	}
 	sctx, scancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer scancel()
@@ -183,18 +212,32 @@ func (m *Main) runPLC(ctx context.Context, args []string) error {
 	return runErr
 }
 
-// openCapture opens the packet capture for the Modbus port (Validate has
-// checked there is one and the ring's bounds).
-func openCapture(cfg plantsim.ProcessConfig) (*capture.Capture, error) {
+// openCapture opens the packet capture for the Modbus port and the ports
+// of the other protocols served (Validate has checked there is a Modbus
+// port and the ring's bounds).
+func openCapture(cfg plantsim.ProcessConfig, extra []uint16) (*capture.Capture, error) {
 	port, err := cfg.ModbusPort()
 	if err != nil {
 		return nil, err
 	}
-	c, err := capture.Open(capture.Config{Ports: []uint16{port}, MaxPackets: cfg.CapturePackets, MaxBytes: cfg.CaptureMiB << 20})
+	c, err := capture.Open(capture.Config{Ports: append([]uint16{port}, extra...), MaxPackets: cfg.CapturePackets, MaxBytes: cfg.CaptureMiB << 20})
 	if err != nil {
 		return nil, fmt.Errorf("--capture: %w", err)
 	}
 	return c, nil
+}
+
+// capturePorts names the captured ports ("tcp port 502", "tcp ports 502,2404").
+func capturePorts(listen string, p *protoFlags) string {
+	ports := []string{listenPort(listen)}
+	extra, _ := p.ports()
+	for _, e := range extra {
+		ports = append(ports, strconv.Itoa(int(e)))
+	}
+	if len(ports) == 1 {
+		return "tcp port " + ports[0]
+	}
+	return "tcp ports " + strings.Join(ports, ",")
 }
 
 // listenPort is the port of a listen address ("" if it has none).
